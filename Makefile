@@ -1,0 +1,49 @@
+# Meridian: two commands matter to a new user, `make up` and `make test`; the rest are their parts.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+ENV ?= dev
+UV_VERSION := $(shell python3 -c "import tomllib; print(next(t['pin'] for t in tomllib.load(open('tools/tools.toml','rb'))['tool'] if t['name'] == 'uv'))")
+UV := .meridian/uv/bin/uv
+RUN := $(UV) run --frozen --quiet
+MERIDIAN := $(RUN) meridian
+export PATH := $(CURDIR)/bin:$(PATH)
+
+.PHONY: help tools up test lint typecheck test-python render clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(UV): tools/tools.toml
+	python3 -m venv .meridian/uv
+	.meridian/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@touch $(UV)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml infra/pyproject.toml
+	$(UV) sync --frozen --all-packages --quiet
+	@touch $@
+
+tools: .venv/.synced ## install every pinned tool that is missing (idempotent)
+	$(MERIDIAN) tools install
+
+up: tools ## pulumi up for ENV (default dev) on the local defaults
+	$(MERIDIAN) up $(ENV)
+
+test: tools lint typecheck test-python ## every test suite of the repository
+
+lint: ## ruff, formatting and shell scripts
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: ## mypy, strict on the CLI package
+	$(RUN) mypy
+
+test-python: ## pytest: CLI, platform program (Pulumi mocks), apps, policies, end to end
+	$(RUN) pytest
+
+render: ## render ENV's manifests into build/ENV
+	$(MERIDIAN) render $(ENV)
+
+clean: ## remove render output (keeps tools and local state)
+	rm -rf build

@@ -1,0 +1,56 @@
+"""The `meridian` command: one Typer app, sub-commands registered from `meridian.commands`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from meridian import __version__
+from meridian.commands import doctor, tools
+from meridian.console import err
+from meridian.errors import MeridianError
+
+app = typer.Typer(
+    name="meridian",
+    help="Render, check, promote and run the Meridian platform and its apps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"meridian {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Meridian: a GitOps repository for gRPC services on Kubernetes."""
+
+
+app.command("doctor")(doctor.doctor)
+app.add_typer(tools.app, name="tools")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; usage errors exit 2 (Typer's own), every MeridianError with its own code."""
+    try:
+        app(args=argv)
+    except MeridianError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}")
+        if exc.hint:
+            err.print(f"[dim]hint:[/] {exc.hint}")
+        sys.exit(int(exc.exit_code))
+
+
+if __name__ == "__main__":
+    main()

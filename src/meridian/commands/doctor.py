@@ -1,0 +1,40 @@
+"""`meridian doctor`: every tool the repository needs, found versus pinned, and how to get it."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from meridian import toolchain
+from meridian.console import out
+from meridian.exitcodes import ExitCode
+from meridian.paths import find_repo
+
+
+def doctor() -> None:
+    """List every tool with the version found and the version pinned; exit 1 if a required one is missing."""
+    repo = find_repo()
+    manifest = toolchain.load_manifest(repo)
+    table = Table(title="Meridian toolchain", title_justify="left")
+    for column in ("tool", "found", "pinned", "status", "purpose"):
+        table.add_column(column)
+    missing_required = 0
+    hints: dict[str, str] = {}
+    for tool in manifest.tools:
+        status = toolchain.probe(repo, tool)
+        if status.found is None:
+            verdict = "[red]missing[/]" if tool.required else "[yellow]absent (optional)[/]"
+            missing_required += tool.required
+            hints[tool.group] = manifest.groups[tool.group].hint
+        elif status.problem:
+            verdict = f"[yellow]{status.problem}[/]"
+        else:
+            verdict = "[green]ok[/]"
+        table.add_row(tool.name, status.found or "-", status.pinned or "-", verdict, tool.purpose)
+    out.print(table)
+    for group, hint in hints.items():
+        out.print(f"[bold]{group}[/]: {hint}")
+    if missing_required:
+        out.print(f"[red]{missing_required} required tool(s) missing[/]")
+        raise typer.Exit(int(ExitCode.REFUSED))
+    out.print("all required tools present")
