@@ -10,7 +10,7 @@ RUN := $(UV) run --frozen --quiet
 MERIDIAN := $(RUN) meridian
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: help tools up test lint typecheck test-python render clean
+.PHONY: help tools up test lint typecheck test-python schema render clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ typecheck: ## mypy, strict on the CLI package
 
 test-python: ## pytest: CLI, platform program (Pulumi mocks), apps, policies, end to end
 	$(RUN) pytest
+
+schema: ## regenerate environments/platform.schema.json from the spec models
+	$(RUN) python -m meridian_infra.spec.schema > environments/platform.schema.json
 
 render: ## render ENV's manifests into build/ENV
 	$(MERIDIAN) render $(ENV)

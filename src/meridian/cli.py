@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from meridian import __version__
-from meridian.commands import doctor, tools
+from meridian.commands import doctor, render, tools
 from meridian.console import err
 from meridian.errors import MeridianError
 
@@ -38,6 +38,7 @@ def _root(
 
 
 app.command("doctor")(doctor.doctor)
+app.command("render")(render.render)
 app.add_typer(tools.app, name="tools")
 
 

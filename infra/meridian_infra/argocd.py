@@ -1,0 +1,168 @@
+"""Argo CD: the Helm release, one AppProject per environment, and the ApplicationSet that syncs apps from git.
+
+Pulumi bootstraps Argo CD and the rules it runs under; from there Argo CD owns the workloads. The
+AppProject keeps apps inside their own namespaces and away from cluster-scoped and platform-owned kinds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_random as random
+
+from meridian_infra.helm import Charts
+from meridian_infra.objects import ENVIRONMENT_LABEL, Manifest, declare, manifest
+from meridian_infra.spec.models import EnvironmentSpec
+
+NAMESPACE = "argocd"
+IN_CLUSTER = "https://kubernetes.default.svc"
+# Kinds the platform owns in app namespaces; an app's manifests may not create or change them.
+PLATFORM_OWNED_KINDS = [
+    {"group": "", "kind": "ResourceQuota"},
+    {"group": "", "kind": "LimitRange"},
+]
+
+
+def project_name(env: str) -> str:
+    return f"meridian-{env}"
+
+
+def apps_path(env: str) -> str:
+    return f"environments/{env}/apps"
+
+
+def helm_values(spec: EnvironmentSpec, admin_password_bcrypt: pulumi.Input[str]) -> dict[str, Any]:
+    replicas = 2 if spec.argocd.ha else 1
+    values: dict[str, Any] = {
+        "global": {"domain": f"argocd.{spec.name}.meridian.internal"},
+        "configs": {
+            "secret": {"argocdServerAdminPassword": admin_password_bcrypt},
+            "params": {"application.namespaces": ""},
+            "cm": {"exec.enabled": False, "admin.enabled": True},
+        },
+        "dex": {"enabled": False},
+        "server": {"replicas": replicas},
+        "repoServer": {"replicas": replicas},
+        "applicationSet": {"replicas": replicas},
+        "controller": {"replicas": 1},
+    }
+    if spec.argocd.ha:
+        # Argo CD's documented HA layout: redis-ha with its HAProxy, replicas spread over nodes,
+        # and disruption budgets so node drains never take every replica at once.
+        values["redis-ha"] = {"enabled": True}
+        values["redis"] = {"enabled": False}
+        for component in ("server", "repoServer", "applicationSet", "controller"):
+            values[component]["pdb"] = {"enabled": True, "minAvailable": 1}
+        values["global"]["affinity"] = {"podAntiAffinity": "hard"}
+    return values
+
+
+def app_project(spec: EnvironmentSpec) -> Manifest:
+    return manifest(
+        "argoproj.io/v1alpha1",
+        "AppProject",
+        project_name(spec.name),
+        NAMESPACE,
+        labels={ENVIRONMENT_LABEL: spec.name},
+        spec={
+            "description": f"Apps of the {spec.name} environment, synced from {apps_path(spec.name)}",
+            "sourceRepos": [spec.argocd.repo_url],
+            "destinations": [{"server": IN_CLUSTER, "namespace": app} for app in spec.apps],
+            "clusterResourceWhitelist": [],
+            "namespaceResourceBlacklist": PLATFORM_OWNED_KINDS,
+            "orphanedResources": {"warn": True},
+        },
+    )
+
+
+def sync_policy(spec: EnvironmentSpec) -> dict[str, Any]:
+    policy: dict[str, Any] = {
+        "syncOptions": [
+            "CreateNamespace=false",
+            "ServerSideApply=true",
+            "PruneLast=true",
+            "RespectIgnoreDifferences=true",
+        ],
+        "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+    }
+    if spec.argocd.sync.automated:
+        policy["automated"] = {"prune": spec.argocd.sync.prune, "selfHeal": spec.argocd.sync.self_heal}
+    return policy
+
+
+def application_set(spec: EnvironmentSpec) -> Manifest:
+    return manifest(
+        "argoproj.io/v1alpha1",
+        "ApplicationSet",
+        f"apps-{spec.name}",
+        NAMESPACE,
+        labels={ENVIRONMENT_LABEL: spec.name},
+        spec={
+            "goTemplate": True,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [
+                {
+                    "git": {
+                        "repoURL": spec.argocd.repo_url,
+                        "revision": spec.argocd.target_revision,
+                        "directories": [{"path": f"{apps_path(spec.name)}/*"}],
+                    }
+                }
+            ],
+            "template": {
+                "metadata": {
+                    "name": "{{.path.basename}}",
+                    "labels": {ENVIRONMENT_LABEL: spec.name, "app.kubernetes.io/name": "{{.path.basename}}"},
+                },
+                "spec": {
+                    "project": project_name(spec.name),
+                    "source": {
+                        "repoURL": spec.argocd.repo_url,
+                        "targetRevision": spec.argocd.target_revision,
+                        "path": "{{.path.path}}",
+                    },
+                    "destination": {"server": IN_CLUSTER, "namespace": "{{.path.basename}}"},
+                    "syncPolicy": sync_policy(spec),
+                    # The HPA owns replicas; Argo CD must not fight it.
+                    "ignoreDifferences": [
+                        {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}
+                    ],
+                },
+            },
+        },
+    )
+
+
+class ArgoCD(pulumi.ComponentResource):
+    def __init__(
+        self,
+        spec: EnvironmentSpec,
+        charts: Charts,
+        provider: pulumi.ProviderResource,
+        namespace: pulumi.Resource,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        super().__init__("meridian:platform:ArgoCD", "argocd", None, opts)
+        password = random.RandomPassword(
+            "argocd-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        # Marked secret here as well as by the provider, so no code path can leak it in plain text.
+        self.admin_password = pulumi.Output.secret(password.result)
+        release = charts.release(
+            "argo-cd",
+            helm_values(spec, pulumi.Output.secret(password.bcrypt_hash)),
+            parent=self,
+            depends_on=[namespace],
+        )
+        if release is not None:
+            after_release = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[release])
+            project = declare(app_project(spec), after_release)
+            declare(
+                application_set(spec),
+                pulumi.ResourceOptions.merge(
+                    after_release, pulumi.ResourceOptions(depends_on=[release, project])
+                ),
+            )
+        self.address = f"https://argocd-server.{NAMESPACE}.svc.cluster.local"
+        self.register_outputs({"address": self.address})

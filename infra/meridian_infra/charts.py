@@ -1,0 +1,59 @@
+"""The third-party Helm charts the platform installs, each pinned to one version.
+
+Versions are pinned here and nowhere else; an environment may only point a chart at a mirror of its
+repository (`charts.<name>.repository` in the spec) or mark it required. Bumping a chart is a
+one-line change that every environment then picks up through its own promotion.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    name: str  # the key used in the spec and in messages
+    chart: str
+    version: str
+    repository: str
+    namespace: str
+    required_by_default: bool = False
+
+
+CHARTS: dict[str, ChartPin] = {
+    pin.name: pin
+    for pin in (
+        ChartPin(
+            "tigera-operator",
+            "tigera-operator",
+            "v3.30.3",
+            "https://docs.tigera.io/calico/charts",
+            "tigera-operator",
+        ),
+        ChartPin("argo-cd", "argo-cd", "9.5.4", "https://argoproj.github.io/argo-helm", "argocd"),
+        ChartPin("vault", "vault", "0.34.1", "https://helm.releases.hashicorp.com", "vault"),
+        ChartPin(
+            "kube-prometheus-stack",
+            "kube-prometheus-stack",
+            "87.0.0",
+            "https://prometheus-community.github.io/helm-charts",
+            "monitoring",
+        ),
+        ChartPin("loki", "loki", "6.52.0", "https://grafana.github.io/helm-charts", "monitoring"),
+        ChartPin("alloy", "alloy", "1.11.1", "https://grafana.github.io/helm-charts", "monitoring"),
+    )
+}
+
+
+def repository_reachable(repository: str, timeout: float = 5.0) -> bool:
+    """Whether a classic Helm repository answers for its index; OCI and file mirrors are trusted as given."""
+    if not repository.startswith(("http://", "https://")):
+        return True
+    request = urllib.request.Request(repository.rstrip("/") + "/index.yaml", method="HEAD")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 - http(s) only, checked above
+            return True
+    except (urllib.error.URLError, TimeoutError, OSError):
+        return False

@@ -1,0 +1,201 @@
+"""NetworkPolicies: deny everything in a namespace, then allow exactly the traffic the spec implies.
+
+Calico enforces these. Each allow is its own small object named for what it permits, so that
+`kubectl get networkpolicy` reads as the list of permitted flows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meridian_infra.objects import TIER_LABEL, Manifest, manifest
+
+APP_NAME_LABEL = "app.kubernetes.io/name"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
+MONITORING_NAMESPACE = "monitoring"
+VAULT_NAMESPACE = "vault"
+VAULT_PORT = 8200
+POSTGRES_PORT = 5432
+API_SERVER_PORTS = (443, 6443)
+
+
+def _policy(namespace: str, name: str, spec: dict[str, Any]) -> Manifest:
+    return manifest("networking.k8s.io/v1", "NetworkPolicy", name, namespace, spec=spec)
+
+
+def _namespace(name: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: name}}}
+
+
+def _tcp(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": port} for port in ports]
+
+
+def default_deny(namespace: str) -> Manifest:
+    return _policy(namespace, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+
+
+def allow_dns(namespace: str) -> Manifest:
+    return _policy(
+        namespace,
+        "allow-dns",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {**_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
+        },
+    )
+
+
+def allow_monitoring_scrape(namespace: str, metrics_port: int) -> Manifest:
+    return _policy(
+        namespace,
+        "allow-monitoring-scrape",
+        {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [_namespace(MONITORING_NAMESPACE)], "ports": _tcp(metrics_port)}],
+        },
+    )
+
+
+def allow_calls_out(namespace: str, app: str, target: str, port: int) -> Manifest:
+    """Egress half of an app-to-app edge: `app` may open connections to `target`'s gRPC port."""
+    return _policy(
+        namespace,
+        f"allow-egress-to-{target}",
+        {
+            "podSelector": {"matchLabels": {APP_NAME_LABEL: app}},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{**_namespace(target), "podSelector": {"matchLabels": {APP_NAME_LABEL: target}}}],
+                    "ports": _tcp(port),
+                }
+            ],
+        },
+    )
+
+
+def allow_calls_in(namespace: str, app: str, caller: str, port: int) -> Manifest:
+    """Ingress half of an app-to-app edge: only `caller`'s pods reach `app`'s gRPC port."""
+    return _policy(
+        namespace,
+        f"allow-ingress-from-{caller}",
+        {
+            "podSelector": {"matchLabels": {APP_NAME_LABEL: app}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {**_namespace(caller), "podSelector": {"matchLabels": {APP_NAME_LABEL: caller}}}
+                    ],
+                    "ports": _tcp(port),
+                }
+            ],
+        },
+    )
+
+
+def allow_database(namespace: str, cidrs: list[str]) -> Manifest:
+    return _policy(
+        namespace,
+        "allow-database",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in cidrs], "ports": _tcp(POSTGRES_PORT)}],
+        },
+    )
+
+
+def allow_vault(namespace: str) -> Manifest:
+    """Vault Agent sidecars fetch the app's database credentials from Vault."""
+    return _policy(
+        namespace,
+        "allow-vault",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [_namespace(VAULT_NAMESPACE)], "ports": _tcp(VAULT_PORT)}],
+        },
+    )
+
+
+def allow_same_namespace(namespace: str) -> Manifest:
+    """Platform components talk among themselves (Argo CD's server, repo server and redis, …)."""
+    return _policy(
+        namespace,
+        "allow-same-namespace",
+        {
+            "podSelector": {},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"podSelector": {}}]}],
+            "egress": [{"to": [{"podSelector": {}}]}],
+        },
+    )
+
+
+def allow_api_server(namespace: str) -> Manifest:
+    """Controllers talk to the API server, whose address is outside any pod selector."""
+    return _policy(
+        namespace,
+        "allow-api-server",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _tcp(*API_SERVER_PORTS)}],
+        },
+    )
+
+
+def allow_git(namespace: str) -> Manifest:
+    """Argo CD's repo server fetches this repository over HTTPS or SSH."""
+    return _policy(
+        namespace,
+        "allow-git",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _tcp(443, 22)}],
+        },
+    )
+
+
+def allow_scrape_everywhere(namespace: str) -> Manifest:
+    """Prometheus scrapes every namespace; Alloy ships logs to Loki in the same namespace."""
+    return _policy(
+        namespace,
+        "allow-scrape-all-namespaces",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"namespaceSelector": {}}]}],
+        },
+    )
+
+
+def allow_vault_clients(namespace: str, database_cidrs: list[str]) -> list[Manifest]:
+    """Vault serves app namespaces and reaches PostgreSQL to issue database credentials."""
+    clients = _policy(
+        namespace,
+        "allow-app-clients",
+        {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"namespaceSelector": {"matchLabels": {TIER_LABEL: "app"}}}],
+                    "ports": _tcp(VAULT_PORT),
+                }
+            ],
+        },
+    )
+    return [clients, allow_database(namespace, database_cidrs)] if database_cidrs else [clients]

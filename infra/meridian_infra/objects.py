@@ -1,0 +1,68 @@
+"""Kubernetes objects as plain manifests, and the one place that turns a manifest into a Pulumi resource.
+
+Components build manifests (dicts in Kubernetes' own camelCase) with small pure functions that tests
+can read directly; `declare` hands each to the matching pulumi-kubernetes class, so what `pulumi up`
+creates and what `meridian render` writes are the same documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+Manifest = dict[str, Any]
+
+PART_OF = {"app.kubernetes.io/part-of": "meridian", "app.kubernetes.io/managed-by": "pulumi"}
+TIER_LABEL = "meridian.dev/tier"
+TEAM_LABEL = "meridian.dev/team"
+ENVIRONMENT_LABEL = "meridian.dev/environment"
+
+_TYPED: dict[tuple[str, str], Any] = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
+    ("v1", "LimitRange"): k8s.core.v1.LimitRange,
+    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("v1", "Secret"): k8s.core.v1.Secret,
+    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
+}
+
+
+def manifest(
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: str | None = None,
+    *,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    **body: Any,
+) -> Manifest:
+    metadata: dict[str, Any] = {"name": name, "labels": {**PART_OF, **(labels or {})}}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    if annotations:
+        metadata["annotations"] = annotations
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
+
+
+def resource_name(obj: Manifest) -> str:
+    """A logical name unique per kind: `namespace/name`, or `name` for cluster-scoped objects."""
+    metadata = obj["metadata"]
+    return f"{metadata['namespace']}/{metadata['name']}" if "namespace" in metadata else metadata["name"]
+
+
+def declare(obj: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """The Pulumi resource for one manifest: the typed class where there is one, else a CustomResource."""
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    name = resource_name(obj)
+    typed = _TYPED.get((obj["apiVersion"], obj["kind"]))
+    if typed is not None:
+        return typed(name, opts=opts, **body)  # type: ignore[no-any-return]
+    return k8s.apiextensions.CustomResource(
+        name, api_version=obj["apiVersion"], kind=obj["kind"], opts=opts, **body
+    )

@@ -1,0 +1,238 @@
+"""Typed model of `environments/<env>/platform.yaml`: what one environment's platform looks like.
+
+Keys are camelCase, as in Kubernetes objects. Every model forbids unknown keys so that a typo is an
+error with a suggestion instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from meridian_infra.charts import CHARTS
+from meridian_infra.spec import quantity
+
+# Platform components install into these; an environment without them cannot run the platform.
+REQUIRED_PLATFORM_NAMESPACES = ("tigera-operator", "argocd")
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters)"
+        )
+    return value
+
+
+def _quantity(value: str) -> str:
+    if not quantity.is_quantity(value):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 256Mi, 1Gi)")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a network in CIDR notation (e.g. 10.244.0.0/16): {exc}") from None
+
+
+def _duration(value: str) -> str:
+    if not re.fullmatch(r"([0-9]+(ms|s|m|h|d|w|y))+", value):
+        raise ValueError(f"{value!r} is not a duration (e.g. 30s, 15m, 12h, 7d)")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+Quantity = Annotated[str, AfterValidator(_quantity)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+Duration = Annotated[str, AfterValidator(_duration)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, use_enum_values=False
+    )
+
+
+class ClusterType(StrEnum):
+    AUTO = "auto"  # kind where a container runtime answers, else the local control plane
+    KIND = "kind"
+    LOCAL = "local"  # etcd + kube-apiserver + kwok as local processes (`meridian cluster up --local`)
+    EXISTING = "existing"  # reached through a kubeconfig/context from the stack's config
+
+
+class Encapsulation(StrEnum):
+    IPIP = "IPIP"
+    IPIP_CROSS_SUBNET = "IPIPCrossSubnet"
+    VXLAN = "VXLAN"
+    VXLAN_CROSS_SUBNET = "VXLANCrossSubnet"
+    NONE = "None"
+
+
+class IpvsScheduler(StrEnum):
+    """kube-proxy's IPVS schedulers (see `ipvsadm --help`)."""
+
+    ROUND_ROBIN = "rr"
+    LEAST_CONNECTION = "lc"
+    DESTINATION_HASHING = "dh"
+    SOURCE_HASHING = "sh"
+    SHORTEST_EXPECTED_DELAY = "sed"
+    NEVER_QUEUE = "nq"
+
+
+class PodSecurityLevel(StrEnum):
+    PRIVILEGED = "privileged"
+    BASELINE = "baseline"
+    RESTRICTED = "restricted"
+
+
+class Cluster(Model):
+    type: ClusterType
+    pod_subnet: Cidr
+    service_subnet: Cidr
+    workers: Annotated[int, Field(ge=0, le=20)] | None = None
+    name: DnsLabel = "meridian"
+
+    @model_validator(mode="after")
+    def _subnets_apart(self) -> Cluster:
+        pods = ipaddress.ip_network(self.pod_subnet)
+        services = ipaddress.ip_network(self.service_subnet)
+        if pods.overlaps(services):
+            raise ValueError(
+                f"podSubnet {pods} and serviceSubnet {services} overlap; give them disjoint ranges"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _workers_only_for_clusters_we_create(self) -> Cluster:
+        if self.type is ClusterType.EXISTING and self.workers is not None:
+            raise ValueError(
+                "workers applies to clusters Meridian creates (auto, kind, local), not to existing"
+            )
+        return self
+
+
+class Network(Model):
+    encapsulation: Encapsulation
+    mtu: Annotated[int, Field(ge=1000, le=9000)]
+    ipvs_scheduler: IpvsScheduler
+    database_cidrs: list[Cidr] = Field(
+        default_factory=list, alias="databaseCIDRs", description="where the apps' PostgreSQL runs"
+    )
+
+
+class ChartOverride(Model):
+    repository: str | None = Field(None, description="a mirror of the chart repository (https:// or oci://)")
+    required: bool | None = Field(
+        None, description="fail instead of skipping when the chart cannot be fetched"
+    )
+
+
+class ContainerSize(Model):
+    """Per-container resources of one t-shirt size; app namespaces' limit ranges and quotas derive from it."""
+
+    cpu_request: Quantity
+    memory_request: Quantity
+    cpu_limit: Quantity
+    memory_limit: Quantity
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> ContainerSize:
+        for resource in ("cpu", "memory"):
+            request = getattr(self, f"{resource}_request")
+            limit = getattr(self, f"{resource}_limit")
+            if quantity.parse(limit) < quantity.parse(request):
+                raise ValueError(f"{resource}Limit {limit} is below {resource}Request {request}")
+        return self
+
+
+class App(Model):
+    team: DnsLabel
+    size: DnsLabel
+    max_replicas: Annotated[int, Field(ge=1, le=100)]
+    calls: list[DnsLabel] = Field(default_factory=list, description="apps this app sends gRPC calls to")
+    grpc_port: Port = 50051
+    metrics_port: Port = 9090
+
+
+class PlatformNamespace(Model):
+    pod_security: PodSecurityLevel
+    cpu: Quantity
+    memory: Quantity
+    pods: Annotated[int, Field(ge=1)]
+
+
+class SyncPolicy(Model):
+    automated: bool
+    prune: bool
+    self_heal: bool
+
+    @model_validator(mode="after")
+    def _prune_needs_automation(self) -> SyncPolicy:
+        if not self.automated and (self.prune or self.self_heal):
+            raise ValueError("prune and selfHeal only apply when automated is true")
+        return self
+
+
+class ArgoCD(Model):
+    ha: bool
+    repo_url: str = Field(alias="repoURL", pattern=r"^(https://|ssh://|git@)\S+$")
+    target_revision: str
+    sync: SyncPolicy
+
+
+class EnvironmentSpec(Model):
+    """One environment: the file `environments/<name>/platform.yaml`."""
+
+    name: DnsLabel
+    cluster: Cluster
+    network: Network
+    argocd: ArgoCD
+    sizes: dict[DnsLabel, ContainerSize]
+    apps: dict[DnsLabel, App]
+    platform_namespaces: dict[DnsLabel, PlatformNamespace]
+    charts: dict[str, ChartOverride] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _apps_refer_to_known_names(self) -> EnvironmentSpec:
+        for name, app in self.apps.items():
+            if app.size not in self.sizes:
+                raise ValueError(
+                    f"apps.{name}.size {app.size!r} is not one of sizes: {', '.join(self.sizes)}"
+                )
+            for target in app.calls:
+                if target not in self.apps:
+                    raise ValueError(
+                        f"apps.{name}.calls names {target!r}, which is not an app of this environment"
+                    )
+                if target == name:
+                    raise ValueError(f"apps.{name}.calls names the app itself")
+        clash = set(self.apps) & set(self.platform_namespaces)
+        if clash:
+            raise ValueError(f"{', '.join(sorted(clash))}: both an app and a platform namespace")
+        return self
+
+    @model_validator(mode="after")
+    def _platform_namespaces_present(self) -> EnvironmentSpec:
+        missing = [n for n in REQUIRED_PLATFORM_NAMESPACES if n not in self.platform_namespaces]
+        if missing:
+            raise ValueError(
+                f"platformNamespaces must include {', '.join(missing)} (platform components run there)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _charts_are_pinned_ones(self) -> EnvironmentSpec:
+        for key in self.charts:
+            if key not in CHARTS:
+                raise ValueError(f"charts.{key} is not a chart of the platform (charts: {', '.join(CHARTS)})")
+        return self

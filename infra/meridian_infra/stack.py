@@ -1,0 +1,51 @@
+"""What `pulumi up` runs: read the stack's config and spec, then declare the platform.
+
+The stack holds only what is secret or machine-local (kubeconfig, context); everything else is in
+the environment spec, in git.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pulumi
+
+from meridian_infra.cluster import ClusterAccess, ClusterUnavailable
+from meridian_infra.helm import ChartUnavailable
+from meridian_infra.kind import container_runtime_available
+from meridian_infra.program import declare_platform, export_outputs
+from meridian_infra.spec import SpecError, load_environment
+from meridian_infra.spec.models import ClusterType
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def local_kubeconfig(root: Path) -> Path:
+    """Written by `meridian cluster up --local`."""
+    return root / ".meridian" / "cluster" / "kubeconfig"
+
+
+def run(root: Path = REPO_ROOT) -> None:
+    config = pulumi.Config("meridian")
+    env = config.get("environment") or pulumi.get_stack()
+    try:
+        spec = load_environment(root / "environments", env)
+        kubeconfig: pulumi.Input[str] | None = config.get_secret("kubeconfig")
+        local = local_kubeconfig(root)
+        if (
+            kubeconfig is None
+            and spec.cluster.type in (ClusterType.LOCAL, ClusterType.AUTO)
+            and local.is_file()
+        ):
+            kubeconfig = local.read_text()
+        access = ClusterAccess(
+            kubeconfig=kubeconfig,
+            context=config.get("context"),
+            container_runtime=spec.cluster.type is ClusterType.AUTO and container_runtime_available(),
+        )
+        export_outputs(declare_platform(spec, access, probe_charts=True))
+    except (SpecError, ClusterUnavailable, ChartUnavailable) as exc:
+        # A plain message instead of a Python traceback in `pulumi up`'s diagnostics.
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -1,0 +1,29 @@
+"""The environments of this checkout and their typed specs, with spec errors turned into CLI input errors."""
+
+from __future__ import annotations
+
+from meridian_infra.spec import SPEC_FILE, EnvironmentSpec, SpecError, load_environment
+
+from meridian.errors import InputError
+from meridian.paths import Repo
+
+
+def known_environments(repo: Repo) -> list[str]:
+    return sorted(p.parent.name for p in repo.environments_dir.glob(f"*/{SPEC_FILE}"))
+
+
+def require_environment(repo: Repo, env: str) -> str:
+    known = known_environments(repo)
+    if env not in known:
+        raise InputError(f"unknown environment {env!r}", hint=f"environments are: {', '.join(known)}")
+    return env
+
+
+def load_spec(repo: Repo, env: str) -> EnvironmentSpec:
+    require_environment(repo, env)
+    try:
+        return load_environment(repo.environments_dir, env)
+    except SpecError as exc:
+        raise InputError(
+            str(exc), hint="fix the spec; editors validate it with environments/platform.schema.json"
+        ) from None
