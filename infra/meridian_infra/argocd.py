@@ -45,7 +45,9 @@ def helm_values(spec: EnvironmentSpec, admin_password_bcrypt: pulumi.Input[str])
         "server": {"replicas": replicas},
         "repoServer": {"replicas": replicas},
         "applicationSet": {"replicas": replicas},
-        "controller": {"replicas": 1},
+        # More than one application controller means sharding clusters between them; the chart
+        # sets ARGOCD_CONTROLLER_REPLICAS from this value.
+        "controller": {"replicas": replicas},
     }
     if spec.argocd.ha:
         # Argo CD's documented HA layout: redis-ha with its HAProxy, replicas spread over nodes,

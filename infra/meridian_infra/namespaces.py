@@ -13,9 +13,12 @@ import pulumi
 from meridian_infra import network_policies as np
 from meridian_infra import sizing
 from meridian_infra.objects import ENVIRONMENT_LABEL, TEAM_LABEL, TIER_LABEL, Manifest, declare, manifest
-from meridian_infra.spec.models import EnvironmentSpec, PodSecurityLevel
+from meridian_infra.spec.models import ContainerSize, EnvironmentSpec, PodSecurityLevel
 
 PSA_VERSION = "v1.33"
+# The Vault Agent sidecar each app pod carries; must match the vault.hashicorp.com/agent-*
+# annotations in apps/*/deploy/deployment.yaml (a test keeps them in step).
+VAULT_AGENT = ContainerSize(cpu_request="10m", memory_request="32Mi", cpu_limit="50m", memory_limit="64Mi")
 # The CNI's own namespace cannot sit behind policies the CNI enforces.
 WITHOUT_DEFAULT_DENY = frozenset({"tigera-operator"})
 
@@ -54,9 +57,10 @@ def limit_range(namespace_name: str, limits: dict[str, dict[str, str]]) -> Manif
 def app_namespace_objects(spec: EnvironmentSpec, app_name: str) -> list[Manifest]:
     app = spec.apps[app_name]
     size = spec.sizes[app.size]
+    sidecar = VAULT_AGENT if np.VAULT_NAMESPACE in spec.platform_namespaces else None
     objects = [
         namespace(app_name, "app", PodSecurityLevel.RESTRICTED, spec.name, team=app.team),
-        resource_quota(app_name, sizing.app_quota(size, app.max_replicas)),
+        resource_quota(app_name, sizing.app_quota(size, app.max_replicas, sidecar)),
         limit_range(app_name, sizing.container_limits(size)),
         np.default_deny(app_name),
         np.allow_dns(app_name),
