@@ -16,10 +16,11 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockMonitor
 
 from meridian_infra.cluster import ClusterAccess
-from meridian_infra.program import Platform, declare_platform
+from meridian_infra.program import Platform, StackSecrets, declare_platform
 from meridian_infra.spec.models import EnvironmentSpec
 
 DEPLOY_TIME = "<generated at deploy time>"
+FROM_STACK = "<from the stack's encrypted config>"
 OFFLINE_KUBECONFIG = "<kubeconfig of the target cluster>"
 KUBERNETES_PREFIX = "kubernetes:"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -125,7 +126,8 @@ def record_platform(spec: EnvironmentSpec, access: ClusterAccess | None = None) 
 
     def program() -> None:
         holder["platform"] = declare_platform(
-            spec, access or ClusterAccess(kubeconfig=OFFLINE_KUBECONFIG), probe_charts=False
+            spec, access or ClusterAccess(kubeconfig=OFFLINE_KUBECONFIG), probe_charts=False,
+            secrets=offline_secrets(spec),
         )
 
     recording = run_offline(program, stack=spec.name)
@@ -134,6 +136,14 @@ def record_platform(spec: EnvironmentSpec, access: ClusterAccess | None = None) 
 
 # How the Pulumi wire format wraps a secret value.
 _SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+
+
+def offline_secrets(spec: EnvironmentSpec) -> StackSecrets:
+    """Placeholders for every stack secret the spec asks for, so offline runs declare what `up` would."""
+    return StackSecrets(
+        vault_seal=FROM_STACK,
+        alert_receivers={route.receiver: FROM_STACK for route in spec.observability.alert_routes},
+    )
 
 
 def _plain(value: Any) -> Any:

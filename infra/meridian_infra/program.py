@@ -1,21 +1,33 @@
 """The platform of one environment, in the order its parts depend on each other.
 
-spec → cluster connection → namespaces → networking → Argo CD. Each component takes the typed spec
-and the provider and returns what later ones need; none reads another's internals.
+spec → cluster connection → namespaces → networking → Argo CD, Vault, observability. Each component
+takes the typed spec and the provider and returns what later ones need; none reads another's internals.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_random as random
 
 from meridian_infra.argocd import ArgoCD
 from meridian_infra.cluster import ClusterAccess, ClusterConnection
 from meridian_infra.helm import Charts
 from meridian_infra.namespaces import Namespaces
 from meridian_infra.network import Network
+from meridian_infra.observability import Observability
 from meridian_infra.spec.models import EnvironmentSpec
+from meridian_infra.vault import VaultRelease
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """Settings only the stack's encrypted config holds."""
+
+    vault_seal: pulumi.Input[str] | None = None  # body of Vault's seal block (auto-unseal)
+    alert_receivers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # receiver -> webhook URL
 
 
 @dataclass(frozen=True)
@@ -24,16 +36,26 @@ class Platform:
     namespaces: Namespaces
     charts: Charts
     argocd: ArgoCD
+    vault: VaultRelease
+    observability: Observability
 
 
-def declare_platform(spec: EnvironmentSpec, access: ClusterAccess, *, probe_charts: bool) -> Platform:
+def declare_platform(spec: EnvironmentSpec, access: ClusterAccess, *, probe_charts: bool,
+                     secrets: StackSecrets | None = None) -> Platform:
+    secrets = secrets or StackSecrets()
     cluster = ClusterConnection(spec, access)
     on_cluster = pulumi.ResourceOptions(provider=cluster.provider)
     namespaces = Namespaces(spec, pulumi.ResourceOptions(providers=[cluster.provider]))
     charts = Charts(spec, cluster.provider, probe=probe_charts)
     Network(spec, charts, cluster.provider, namespaces.namespaces["tigera-operator"], on_cluster)
     argocd = ArgoCD(spec, charts, cluster.provider, namespaces.namespaces["argocd"], on_cluster)
-    return Platform(cluster=cluster, namespaces=namespaces, charts=charts, argocd=argocd)
+    dev_root_token = random.RandomPassword("vault-dev-root-token", length=32, special=False)
+    vault = VaultRelease(spec, charts, namespaces.namespaces["vault"], secrets.vault_seal,
+                         pulumi.Output.secret(dev_root_token.result), on_cluster)
+    observability = Observability(spec, charts, namespaces.namespaces["monitoring"], secrets.alert_receivers,
+                                  on_cluster)
+    return Platform(cluster=cluster, namespaces=namespaces, charts=charts, argocd=argocd, vault=vault,
+                    observability=observability)
 
 
 def export_outputs(platform: Platform) -> None:
@@ -41,6 +63,8 @@ def export_outputs(platform: Platform) -> None:
     pulumi.export("clusterType", platform.cluster.type.value)
     pulumi.export("argocdAddress", platform.argocd.address)
     pulumi.export("argocdAdminPassword", platform.argocd.admin_password)
+    pulumi.export("grafanaAdminPassword", platform.observability.grafana_admin_password)
+    pulumi.export("vaultAddress", platform.vault.address)
     pulumi.export("namespaces", platform.namespaces.outputs.names)
     pulumi.export("quotas", platform.namespaces.outputs.quotas)
     pulumi.export("skippedCharts", platform.charts.skipped)

@@ -14,7 +14,8 @@ import pulumi
 from meridian_infra.cluster import ClusterAccess, ClusterUnavailable
 from meridian_infra.helm import ChartUnavailable
 from meridian_infra.kind import container_runtime_available
-from meridian_infra.program import declare_platform, export_outputs
+from meridian_infra.program import StackSecrets, declare_platform, export_outputs
+from meridian_infra.vault import SealNotConfigured
 from meridian_infra.spec import SpecError, load_environment
 from meridian_infra.spec.models import ClusterType
 
@@ -44,8 +45,15 @@ def run(root: Path = REPO_ROOT) -> None:
             context=config.get("context"),
             container_runtime=spec.cluster.type is ClusterType.AUTO and container_runtime_available(),
         )
-        export_outputs(declare_platform(spec, access, probe_charts=True))
-    except (SpecError, ClusterUnavailable, ChartUnavailable) as exc:
+        # meridian:alertReceivers is a secret object {receiver: webhook URL}.
+        receivers = config.get_secret_object("alertReceivers")
+        urls = {} if receivers is None else {
+            route.receiver: receivers.apply(lambda found, name=route.receiver: (found or {}).get(name, ""))
+            for route in spec.observability.alert_routes
+        }
+        secrets = StackSecrets(vault_seal=config.get_secret("vaultSeal"), alert_receivers=urls)
+        export_outputs(declare_platform(spec, access, probe_charts=True, secrets=secrets))
+    except (SpecError, ClusterUnavailable, ChartUnavailable, SealNotConfigured) as exc:
         # A plain message instead of a Python traceback in `pulumi up`'s diagnostics.
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

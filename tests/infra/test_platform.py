@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from meridian_infra.charts import CHARTS
 from meridian_infra.cluster import ClusterAccess, ClusterUnavailable
-from meridian_infra.offline import record_platform, run_offline
+from meridian_infra.offline import offline_secrets, record_platform, run_offline
 from meridian_infra.program import declare_platform
 from meridian_infra.spec import load_environment
 from meridian_infra.stack import run
@@ -151,16 +151,18 @@ def test_kubeconfig_and_generated_passwords_are_secret(repo_root, env):
     seen: dict[str, bool] = {}
 
     def program():
-        platform = declare_platform(spec, ClusterAccess(kubeconfig="apiVersion: v1"), probe_charts=False)
+        platform = declare_platform(spec, ClusterAccess(kubeconfig="apiVersion: v1"), probe_charts=False,
+                                    secrets=offline_secrets(spec))
 
         async def secretness():
             seen["kubeconfig"] = await platform.cluster.kubeconfig.is_secret()
             seen["argocd admin password"] = await platform.argocd.admin_password.is_secret()
+            seen["grafana admin password"] = await platform.observability.grafana_admin_password.is_secret()
 
         return asyncio.ensure_future(secretness())
 
     run_offline(program, stack=env)
-    assert seen == {"kubeconfig": True, "argocd admin password": True}
+    assert seen == {"kubeconfig": True, "argocd admin password": True, "grafana admin password": True}
 
 
 def test_a_malformed_spec_stops_the_program_before_any_resource(tmp_path, repo_root):

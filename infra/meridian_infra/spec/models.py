@@ -18,7 +18,7 @@ from meridian_infra.charts import CHARTS
 from meridian_infra.spec import quantity
 
 # Platform components install into these; an environment without them cannot run the platform.
-REQUIRED_PLATFORM_NAMESPACES = ("tigera-operator", "argocd")
+REQUIRED_PLATFORM_NAMESPACES = ("tigera-operator", "argocd", "vault", "monitoring")
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -155,6 +155,14 @@ class ContainerSize(Model):
         return self
 
 
+class Slo(Model):
+    """Service level objectives over gRPC requests; alerts burn against these budgets."""
+
+    availability: Annotated[float, Field(gt=90, lt=100)] = 99.9  # % of requests not failing server-side
+    latency_threshold: Duration = "250ms"  # a request slower than this counts against the latency SLO
+    latency_target: Annotated[float, Field(gt=50, lt=100)] = 99.0  # % of requests under the threshold
+
+
 class App(Model):
     team: DnsLabel
     size: DnsLabel
@@ -162,6 +170,7 @@ class App(Model):
     calls: list[DnsLabel] = Field(default_factory=list, description="apps this app sends gRPC calls to")
     grpc_port: Port = 50051
     metrics_port: Port = 9090
+    slo: Slo = Field(default_factory=Slo)
 
 
 class PlatformNamespace(Model):
@@ -190,6 +199,73 @@ class ArgoCD(Model):
     sync: SyncPolicy
 
 
+class VaultMode(StrEnum):
+    DEV = "dev"  # in-memory, unsealed, root token known: for a laptop only
+    HA = "ha"  # integrated Raft storage across replicas
+
+
+class SealType(StrEnum):
+    """How Vault unseals. `shamir` needs operators with key shares; the others are the auto-unseal seam:
+    the seal stanza's settings come from the stack's encrypted config (meridian:vaultSeal)."""
+
+    SHAMIR = "shamir"
+    TRANSIT = "transit"
+    AWSKMS = "awskms"
+    GCPCKMS = "gcpckms"
+    AZUREKEYVAULT = "azurekeyvault"
+
+
+class DatabaseCredentials(Model):
+    default_ttl: Duration
+    max_ttl: Duration
+
+
+class Vault(Model):
+    mode: VaultMode
+    replicas: Annotated[int, Field(ge=1, le=7)] = 1
+    seal: SealType = SealType.SHAMIR
+    database_credentials: DatabaseCredentials
+    storage: Quantity = "10Gi"
+
+    @model_validator(mode="after")
+    def _shape_fits_mode(self) -> Vault:
+        if self.mode is VaultMode.DEV and (self.replicas != 1 or self.seal is not SealType.SHAMIR):
+            raise ValueError("dev mode runs one unsealed in-memory replica: leave replicas and seal unset")
+        if self.mode is VaultMode.HA and self.replicas % 2 == 0:
+            raise ValueError(f"replicas {self.replicas}: Raft needs an odd number of voters (3 or 5)")
+        return self
+
+
+class LokiMode(StrEnum):
+    SINGLE_BINARY = "singleBinary"
+    SIMPLE_SCALABLE = "simpleScalable"
+
+
+class Loki(Model):
+    mode: LokiMode
+    replicas: Annotated[int, Field(ge=1, le=20)]
+    retention: Duration
+    storage: Quantity
+
+
+class AlertRoute(Model):
+    """Where Alertmanager sends alerts of one severity; the webhook URL itself is a stack secret."""
+
+    receiver: DnsLabel
+    severity: Annotated[str, Field(pattern=r"^(page|ticket|info)$")]
+    repeat_interval: Duration = "4h"
+
+
+class Observability(Model):
+    prometheus_replicas: Annotated[int, Field(ge=1, le=5)]
+    retention: Duration
+    storage: Quantity
+    alertmanager_replicas: Annotated[int, Field(ge=1, le=5)]
+    grafana_replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    alert_routes: list[AlertRoute] = Field(default_factory=list)
+    loki: Loki
+
+
 class EnvironmentSpec(Model):
     """One environment: the file `environments/<name>/platform.yaml`."""
 
@@ -200,6 +276,8 @@ class EnvironmentSpec(Model):
     sizes: dict[DnsLabel, ContainerSize]
     apps: dict[DnsLabel, App]
     platform_namespaces: dict[DnsLabel, PlatformNamespace]
+    vault: Vault
+    observability: Observability
     charts: dict[str, ChartOverride] = Field(default_factory=dict)
 
     @model_validator(mode="after")

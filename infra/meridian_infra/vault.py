@@ -1,0 +1,101 @@
+"""Vault: the Helm release (dev mode in dev; HA on integrated Raft elsewhere) with the Agent injector.
+
+The injector puts a Vault Agent beside each app container; it logs in with the pod's service account
+(Kubernetes auth) and writes the app's database credentials to /vault/secrets. What Vault itself
+holds — mounts, auth roles, policies, database roles — is declared by `vault_config`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from meridian_infra.helm import Charts
+from meridian_infra.spec.models import EnvironmentSpec, SealType, VaultMode
+
+NAMESPACE = "vault"
+SERVICE_ADDRESS = f"http://vault.{NAMESPACE}.svc:8200"
+
+
+def raft_config(spec: EnvironmentSpec, seal_stanza: str) -> str:
+    """Vault's server HCL for Raft: every replica retries joining the others through their stable DNS names."""
+    joins = "\n".join(
+        f'    retry_join {{\n      leader_api_addr = "http://vault-{i}.vault-internal:8200"\n    }}'
+        for i in range(spec.vault.replicas)
+    )
+    return (
+        "ui = true\n"
+        'listener "tcp" {\n  address = "[::]:8200"\n  cluster_address = "[::]:8201"\n  tls_disable = 1\n}\n'
+        'storage "raft" {\n  path = "/vault/data"\n' + joins + "\n}\n"
+        'service_registration "kubernetes" {}\n' + seal_stanza
+    )
+
+
+def helm_values(spec: EnvironmentSpec, server_config: pulumi.Input[str],
+                dev_root_token: pulumi.Input[str]) -> dict[str, Any]:
+    ha = spec.vault.mode is VaultMode.HA
+    values: dict[str, Any] = {
+        "global": {"enabled": True},
+        "injector": {
+            "enabled": True,
+            "replicas": 2 if ha else 1,
+            "leaderElector": {"enabled": ha},
+            "metrics": {"enabled": True},
+        },
+        "server": {
+            "dataStorage": {"enabled": ha, "size": spec.vault.storage},
+            "auditStorage": {"enabled": ha, "size": spec.vault.storage},
+        },
+        "ui": {"enabled": True},
+        "csi": {"enabled": False},
+    }
+    if ha:
+        values["server"]["ha"] = {
+            "enabled": True,
+            "replicas": spec.vault.replicas,
+            "raft": {"enabled": True, "setNodeId": True, "config": server_config},
+        }
+    else:
+        values["server"]["dev"] = {"enabled": True, "devRootToken": dev_root_token}
+    return values
+
+
+class SealNotConfigured(ValueError):
+    def __init__(self, seal: SealType) -> None:
+        super().__init__(
+            f"vault.seal is {seal.value}: set its settings with "
+            "`pulumi config set --secret meridian:vaultSeal '<HCL body of the seal block>'`"
+        )
+
+
+def seal_stanza(seal: SealType, settings: str) -> str:
+    """The auto-unseal seam: a `seal "<type>" { … }` block whose body comes from the stack's secrets."""
+    if seal is SealType.SHAMIR:
+        return ""
+    if not settings.strip():
+        raise SealNotConfigured(seal)
+    return f'seal "{seal.value}" {{\n{settings.strip()}\n}}\n'
+
+
+def server_config(spec: EnvironmentSpec, seal_settings: pulumi.Input[str] | None) -> pulumi.Input[str]:
+    if spec.vault.mode is VaultMode.DEV:
+        return ""
+    if spec.vault.seal is SealType.SHAMIR:
+        return raft_config(spec, "")
+    if seal_settings is None:
+        raise SealNotConfigured(spec.vault.seal)
+    return pulumi.Output.secret(
+        pulumi.Output.from_input(seal_settings).apply(lambda s: raft_config(spec, seal_stanza(spec.vault.seal, s)))
+    )
+
+
+class VaultRelease(pulumi.ComponentResource):
+    def __init__(self, spec: EnvironmentSpec, charts: Charts, namespace: pulumi.Resource,
+                 seal_settings: pulumi.Input[str] | None, dev_root_token: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("meridian:platform:Vault", "vault", None, opts)
+        values = helm_values(spec, server_config(spec, seal_settings), dev_root_token)
+        self.release = charts.release("vault", values, parent=self, depends_on=[namespace])
+        self.address = SERVICE_ADDRESS
+        self.register_outputs({"address": self.address})
