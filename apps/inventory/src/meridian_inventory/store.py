@@ -1,0 +1,165 @@
+"""Stock and reservations in PostgreSQL. Each write is one transaction: it either happens whole or
+not at all, and it notifies watchers (NOTIFY is delivered only when the transaction commits)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg_pool import AsyncConnectionPool
+
+# The LISTEN/NOTIFY channel on which every stock change is announced, with the SKU as payload.
+STOCK_CHANNEL = "inventory_stock"
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    sku: str
+    name: str
+    available: int
+    reserved: int
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class ReservationRow:
+    order_id: str
+    sku: str
+    quantity: int
+    state: str
+    create_time: datetime
+
+
+class ItemNotFoundError(Exception):
+    def __init__(self, sku: str) -> None:
+        super().__init__("no item has SKU {sku!r}")
+        self.sku = sku
+
+
+class ReservationNotFoundError(Exception):
+    def __init__(self, order_id: str) -> None:
+        super().__init__("order {order_id!r} holds no reservation")
+        self.order_id = order_id
+
+
+class InsufficientStockError(Exception):
+    def __init__(self, sku: str, requested: int, available: int) -> None:
+        super().__init__("SKU {sku!r} has {available} units available, {requested} were asked for")
+        self.sku = sku
+        self.requested = requested
+        self.available = available
+
+
+class ReservationConflictError(Exception):
+    def __init__(self, existing: ReservationRow) -> None:
+        super().__init__(
+            "order {existing.order_id!r} already reserved {existing.quantity} of SKU {existing.sku!r};"
+            " a retry must ask for the same SKU and quantity"
+        )
+        self.existing = existing
+
+
+_SELECT_ITEM = "SELECT sku, name, available, reserved, update_time FROM items WHERE sku = %s"
+_LIST_ITEMS = (
+    "SELECT sku, name, available, reserved, update_time FROM items WHERE sku > %s ORDER BY sku LIMIT %s"
+)
+_INSERT_RESERVATION = (
+    "INSERT INTO reservations (order_id, sku, quantity, state) VALUES (%s, %s, %s, 'active')"
+    " ON CONFLICT (order_id) DO NOTHING RETURNING order_id, sku, quantity, state, create_time"
+)
+# The row lock this UPDATE takes serialises concurrent reservations of one SKU, and PostgreSQL
+# evaluates the condition again on the locked row, so stock can never go below zero.
+_TAKE_STOCK = (
+    "UPDATE items SET available = available - %s, reserved = reserved + %s, update_time = now()"
+    " WHERE sku = %s AND available >= %s RETURNING sku, name, available, reserved, update_time"
+)
+_RETURN_STOCK = (
+    "UPDATE items SET available = available + %s, reserved = reserved - %s, update_time = now()"
+    " WHERE sku = %s"
+)
+_SELECT_RESERVATION = (
+    "SELECT order_id, sku, quantity, state, create_time FROM reservations WHERE order_id = %s"
+)
+_RELEASE_RESERVATION = (
+    "UPDATE reservations SET state = 'released', update_time = now() WHERE order_id = %s"
+    " AND state = 'active' RETURNING order_id, sku, quantity, state, create_time"
+)
+_NOTIFY = "SELECT pg_notify(%s, %s)"
+
+
+class Store:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def get_item(self, sku: str) -> ItemRow | None:
+        async with self._pool.connection() as conn:
+            return await _fetch_item(conn, _SELECT_ITEM, (sku,))
+
+    async def list_items(self, after_sku: str, limit: int) -> list[ItemRow]:
+        """Items ordered by SKU, starting after after_sku (keyset paging: stable under inserts)."""
+        async with self._pool.connection() as conn:
+            cursor = conn.cursor(row_factory=class_row(ItemRow))
+            await cursor.execute(_LIST_ITEMS, (after_sku, limit))
+            return await cursor.fetchall()
+
+    async def reserve(self, order_id: str, sku: str, quantity: int) -> tuple[ReservationRow, ItemRow]:
+        async with self._pool.connection() as conn, conn.transaction():
+            try:
+                created = await _fetch_reservation(conn, _INSERT_RESERVATION, (order_id, sku, quantity))
+            except psycopg.errors.ForeignKeyViolation:
+                raise ItemNotFoundError(sku) from None
+            if created is None:
+                return await _replay(conn, order_id, sku, quantity)
+            item = await _fetch_item(conn, _TAKE_STOCK, (quantity, quantity, sku, quantity))
+            if item is None:
+                current = await _fetch_item(conn, _SELECT_ITEM, (sku,))
+                # Raising rolls the reservation insert back with the rest of the transaction.
+                raise InsufficientStockError(sku, quantity, current.available if current else 0)
+            await conn.execute(_NOTIFY, (STOCK_CHANNEL, sku))
+            return created, item
+
+    async def release(self, order_id: str) -> ReservationRow:
+        async with self._pool.connection() as conn, conn.transaction():
+            released = await _fetch_reservation(conn, _RELEASE_RESERVATION, (order_id,))
+            if released is None:
+                existing = await _fetch_reservation(conn, _SELECT_RESERVATION, (order_id,))
+                if existing is None:
+                    raise ReservationNotFoundError(order_id)
+                return existing  # released before: releasing again changes nothing
+            await conn.execute(_RETURN_STOCK, (released.quantity, released.quantity, released.sku))
+            await conn.execute(_NOTIFY, (STOCK_CHANNEL, released.sku))
+            return released
+
+
+async def _replay(
+    conn: psycopg.AsyncConnection[Any], order_id: str, sku: str, quantity: int
+) -> tuple[ReservationRow, ItemRow]:
+    """The answer to a repeated Reserve: the first reservation, if the retry asks for the same."""
+    existing = await _fetch_reservation(conn, _SELECT_RESERVATION, (order_id,))
+    if existing is None:  # the conflicting row vanished: only possible if rows are deleted by hand
+        raise ReservationNotFoundError(order_id)
+    if existing.sku != sku or existing.quantity != quantity:
+        raise ReservationConflictError(existing)
+    item = await _fetch_item(conn, _SELECT_ITEM, (sku,))
+    if item is None:
+        raise ItemNotFoundError(sku)
+    return existing, item
+
+
+async def _fetch_item(
+    conn: psycopg.AsyncConnection[Any], query: str, params: tuple[Any, ...]
+) -> ItemRow | None:
+    cursor = conn.cursor(row_factory=class_row(ItemRow))
+    await cursor.execute(query, params)
+    return await cursor.fetchone()
+
+
+async def _fetch_reservation(
+    conn: psycopg.AsyncConnection[Any], query: str, params: tuple[Any, ...]
+) -> ReservationRow | None:
+    cursor = conn.cursor(row_factory=class_row(ReservationRow))
+    await cursor.execute(query, params)
+    return await cursor.fetchone()
