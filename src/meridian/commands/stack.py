@@ -1,0 +1,82 @@
+"""`meridian up|preview|destroy|drift|recover ENV`: the Pulumi engine on an environment's stack."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from meridian.console import err, out
+from meridian.engine import Stack, recover, stack_locks
+from meridian.environments import load_spec
+from meridian.errors import ConflictError, RefusedError
+from meridian.exitcodes import ExitCode
+from meridian.paths import find_repo
+
+EnvArgument = Annotated[str, typer.Argument(help="Environment: dev, staging or prod.")]
+
+
+def _stack(env: str) -> Stack:
+    repo = find_repo()
+    load_spec(repo, env)  # a malformed spec stops here, before the engine starts
+    stack = Stack(repo, env)
+    for lock in stack_locks(stack):
+        if lock.held_by_live_process():
+            raise ConflictError(
+                f"stack {env} is locked by a running update (pid {lock.pid} on {lock.hostname})",
+                hint="wait for it to finish; after a crash, `meridian recover ENV` clears a stale lock",
+            )
+    stack.select()
+    return stack
+
+
+def _run(stack: Stack, *args: str) -> None:
+    result = stack.pulumi(*args)
+    if result.returncode != 0:
+        raise RefusedError(
+            f"pulumi {args[0]} of {stack.env} failed (exit {result.returncode})",
+            hint="read the diagnostics above; after an interrupted run use `meridian recover`",
+        )
+
+
+def up(env: EnvArgument) -> None:
+    """Create or update the environment's platform (`pulumi up`)."""
+    stack = _stack(env)
+    _run(stack, "up", "--yes")
+
+
+def preview(env: EnvArgument) -> None:
+    """Show what `up` would change (`pulumi preview`)."""
+    _run(_stack(env), "preview", "--diff")
+
+
+def destroy(env: EnvArgument) -> None:
+    """Delete everything the environment's stack created (`pulumi destroy`)."""
+    _run(_stack(env), "destroy", "--yes")
+
+
+def drift(env: EnvArgument) -> None:
+    """Compare the live platform with the code; exit 1 with the diff when they differ."""
+    stack = _stack(env)
+    result = stack.pulumi("preview", "--refresh", "--diff", "--expect-no-changes")
+    if result.returncode != 0:
+        err.print(f"[bold red]{env} drifted[/] from the code, or the preview failed: see the diff above")
+        raise typer.Exit(int(ExitCode.REFUSED))
+    out.print(f"{env}: no drift")
+
+
+def recover_stack(env: EnvArgument) -> None:
+    """After an interrupted `up`: clear a stale lock and pending operations so the stack is usable again."""
+    stack = _stack_without_lock_check(env)
+    steps = recover(stack)
+    for step in steps:
+        out.print(step)
+    out.print(f"{env}: nothing to recover" if not steps else f"{env}: recovered")
+
+
+def _stack_without_lock_check(env: str) -> Stack:
+    repo = find_repo()
+    load_spec(repo, env)
+    stack = Stack(repo, env)
+    stack.select()
+    return stack

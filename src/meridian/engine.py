@@ -1,0 +1,172 @@
+"""Running the Pulumi engine for one environment's stack, on the repository's defaults.
+
+Defaults a new checkout works with: a file state backend under .meridian/state, a passphrase for dev
+secrets generated once under .meridian/passphrases/, and the engine and plugins from bin/. staging
+and prod never get a generated passphrase: their operators must provide it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from meridian.errors import ConflictError, InputError
+from meridian.paths import Repo
+from meridian.toolchain import require_tool, tool_env
+
+# Environments whose secrets may be encrypted with a machine-local passphrase.
+LOCAL_PASSPHRASE_ENVIRONMENTS = frozenset({"dev"})
+PASSPHRASE_VARIABLES = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
+
+
+@dataclass(frozen=True)
+class Stack:
+    repo: Repo
+    env: str
+
+    @property
+    def backend_url(self) -> str:
+        return os.environ.get("PULUMI_BACKEND_URL") or f"file://{self.state_dir}"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.repo.local_dir / "state"
+
+    def passphrase_file(self) -> Path:
+        return self.repo.local_dir / "passphrases" / self.env
+
+    def environment(self) -> dict[str, str]:
+        """The process environment every `pulumi` call of this stack runs with."""
+        env = tool_env(self.repo)
+        env.update(
+            PULUMI_BACKEND_URL=self.backend_url,
+            PULUMI_SKIP_UPDATE_CHECK="1",
+            # Plugins come from bin/ (see tools/pulumi); never reach for get.pulumi.com.
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        )
+        if not any(os.environ.get(v) for v in PASSPHRASE_VARIABLES):
+            env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(self._local_passphrase())
+        return env
+
+    def _local_passphrase(self) -> Path:
+        if self.env not in LOCAL_PASSPHRASE_ENVIRONMENTS:
+            raise InputError(
+                f"{self.env}'s secrets are encrypted with a passphrase its operators hold",
+                hint="export PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) and run again",
+            )
+        path = self.passphrase_file()
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Created with owner-only permissions before anything is written into it.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+        return path
+
+    def pulumi(
+        self, *args: str, capture: bool = False, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        if self.backend_url.startswith("file://"):
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        command = [require_tool(self.repo, "pulumi"), *args, "--stack", self.env, "--non-interactive"]
+        return subprocess.run(
+            command,
+            cwd=self.repo.root,
+            env=self.environment(),
+            text=True,
+            capture_output=capture,
+            check=check,
+        )
+
+    def select(self) -> None:
+        """Select the stack, creating it (with the passphrase secrets provider) on first use."""
+        if self.pulumi("stack", "select", capture=True).returncode == 0:
+            return
+        created = self.pulumi("stack", "init", "--secrets-provider", "passphrase", capture=True)
+        if created.returncode != 0:
+            raise InputError(f"cannot create stack {self.env}: {created.stderr.strip()}")
+
+
+@dataclass(frozen=True)
+class StackLock:
+    path: Path
+    pid: int
+    hostname: str
+    username: str
+    timestamp: str
+
+    def held_by_live_process(self) -> bool:
+        """A lock is stale when its process is gone; only a lock from this host can be checked."""
+        if self.hostname != socket.gethostname():
+            return True  # cannot tell: assume the other machine's update is still running
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def stack_locks(stack: Stack) -> list[StackLock]:
+    """The file backend's lock files of this stack (`.pulumi/locks/<org>/<project>/<stack>/<id>.json`)."""
+    root = stack.state_dir / ".pulumi" / "locks"
+    found = []
+    for path in sorted(root.glob(f"**/{stack.env}/*.json")):
+        try:
+            content = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        found.append(
+            StackLock(
+                path,
+                int(content.get("pid", 0)),
+                str(content.get("hostname", "")),
+                str(content.get("username", "")),
+                str(content.get("timestamp", "")),
+            )
+        )
+    return found
+
+
+def pending_operations(stack: Stack) -> list[dict[str, Any]]:
+    exported = stack.pulumi("stack", "export", capture=True)
+    if exported.returncode != 0:
+        raise InputError(f"cannot export stack {stack.env}: {exported.stderr.strip()}")
+    deployment = json.loads(exported.stdout).get("deployment", {})
+    return list(deployment.get("pending_operations") or [])
+
+
+def recover(stack: Stack) -> list[str]:
+    """Undo what an update killed mid-way leaves behind: a stale lock and pending operations.
+
+    Refuses (conflict) while the process holding the lock is alive, so a running update is never
+    cut short.
+    """
+    steps: list[str] = []
+    for lock in stack_locks(stack):
+        if lock.held_by_live_process():
+            raise ConflictError(
+                f"stack {stack.env} is locked by a running update (pid {lock.pid} on {lock.hostname}, "
+                f"since {lock.timestamp})",
+                hint="wait for it to finish; recover only after it has died",
+            )
+    if stack_locks(stack):
+        cancelled = stack.pulumi("cancel", "--yes", capture=True)
+        if cancelled.returncode != 0:
+            raise InputError(f"pulumi cancel failed: {cancelled.stderr.strip()}")
+        steps.append("removed the stale lock (pulumi cancel)")
+    if pending_operations(stack):
+        refreshed = stack.pulumi(
+            "refresh", "--yes", "--clear-pending-creates", "--skip-preview", capture=True
+        )
+        if refreshed.returncode != 0:
+            raise InputError(f"pulumi refresh --clear-pending-creates failed: {refreshed.stderr.strip()}")
+        steps.append("cleared pending operations (pulumi refresh --clear-pending-creates)")
+    return steps
