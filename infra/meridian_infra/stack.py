@@ -6,6 +6,7 @@ the environment spec, in git.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,16 +16,18 @@ from meridian_infra.cluster import ClusterAccess, ClusterUnavailable
 from meridian_infra.helm import ChartUnavailable
 from meridian_infra.kind import container_runtime_available
 from meridian_infra.program import StackSecrets, declare_platform, export_outputs
-from meridian_infra.vault import SealNotConfigured
 from meridian_infra.spec import SpecError, load_environment
 from meridian_infra.spec.models import ClusterType
+from meridian_infra.vault import SealNotConfigured
+from meridian_infra.vault_settings import VaultSettingsError, read_vault_connection
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def local_kubeconfig(root: Path) -> Path:
-    """Written by `meridian cluster up --local`."""
-    return root / ".meridian" / "cluster" / "kubeconfig"
+    """Written by `meridian cluster up --local` (into $MERIDIAN_CLUSTER_DIR when that is set)."""
+    override = os.environ.get("MERIDIAN_CLUSTER_DIR", "").strip()
+    return (Path(override) if override else root / ".meridian" / "cluster") / "kubeconfig"
 
 
 def run(root: Path = REPO_ROOT) -> None:
@@ -51,9 +54,10 @@ def run(root: Path = REPO_ROOT) -> None:
             route.receiver: receivers.apply(lambda found, name=route.receiver: (found or {}).get(name, ""))
             for route in spec.observability.alert_routes
         }
-        secrets = StackSecrets(vault_seal=config.get_secret("vaultSeal"), alert_receivers=urls)
+        secrets = StackSecrets(vault_seal=config.get_secret("vaultSeal"), alert_receivers=urls,
+                               vault=read_vault_connection(config))
         export_outputs(declare_platform(spec, access, probe_charts=True, secrets=secrets))
-    except (SpecError, ClusterUnavailable, ChartUnavailable, SealNotConfigured) as exc:
+    except (SpecError, ClusterUnavailable, ChartUnavailable, SealNotConfigured, VaultSettingsError) as exc:
         # A plain message instead of a Python traceback in `pulumi up`'s diagnostics.
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
