@@ -14,7 +14,9 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 
+from meridian_infra import dashboards, slo
 from meridian_infra.helm import Charts
+from meridian_infra.objects import TEAM_LABEL, Manifest, declare, manifest
 from meridian_infra.spec.models import EnvironmentSpec, LokiMode
 
 NAMESPACE = "monitoring"
@@ -23,7 +25,9 @@ LOKI_QUERY_URL = f"http://loki-gateway.{NAMESPACE}.svc"
 DASHBOARD_LABEL = "grafana_dashboard"
 
 
-def alertmanager_config(spec: EnvironmentSpec, receiver_urls: Mapping[str, pulumi.Input[str]]) -> dict[str, Any]:
+def alertmanager_config(
+    spec: EnvironmentSpec, receiver_urls: Mapping[str, pulumi.Input[str]]
+) -> dict[str, Any]:
     """Alerts route by severity; anything unrouted goes to a receiver that drops it, loudly named."""
     receivers = sorted({route.receiver for route in spec.observability.alert_routes})
     return {
@@ -51,8 +55,9 @@ def alertmanager_config(spec: EnvironmentSpec, receiver_urls: Mapping[str, pulum
     }
 
 
-def prometheus_stack_values(spec: EnvironmentSpec, grafana_password: pulumi.Input[str],
-                            receiver_urls: Mapping[str, pulumi.Input[str]]) -> dict[str, Any]:
+def prometheus_stack_values(
+    spec: EnvironmentSpec, grafana_password: pulumi.Input[str], receiver_urls: Mapping[str, pulumi.Input[str]]
+) -> dict[str, Any]:
     obs = spec.observability
     storage = {"volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": obs.storage}}}}}
     return {
@@ -84,28 +89,48 @@ def loki_values(spec: EnvironmentSpec) -> dict[str, Any]:
     loki = spec.observability.loki
     common: dict[str, Any] = {
         "auth_enabled": False,
-        "commonConfig": {"replication_factor": 1 if loki.mode is LokiMode.SINGLE_BINARY else min(3, loki.replicas)},
+        "commonConfig": {
+            "replication_factor": 1 if loki.mode is LokiMode.SINGLE_BINARY else min(3, loki.replicas)
+        },
         "limits_config": {"retention_period": loki.retention},
-        "compactor": {"retention_enabled": True, "delete_request_store": "filesystem"
-                      if loki.mode is LokiMode.SINGLE_BINARY else "s3"},
-        "schemaConfig": {"configs": [{
-            "from": "2024-01-01", "store": "tsdb", "object_store": "filesystem"
-            if loki.mode is LokiMode.SINGLE_BINARY else "s3",
-            "schema": "v13", "index": {"prefix": "index_", "period": "24h"},
-        }]},
+        "compactor": {
+            "retention_enabled": True,
+            "delete_request_store": "filesystem" if loki.mode is LokiMode.SINGLE_BINARY else "s3",
+        },
+        "schemaConfig": {
+            "configs": [
+                {
+                    "from": "2024-01-01",
+                    "store": "tsdb",
+                    "object_store": "filesystem" if loki.mode is LokiMode.SINGLE_BINARY else "s3",
+                    "schema": "v13",
+                    "index": {"prefix": "index_", "period": "24h"},
+                }
+            ]
+        },
     }
-    values: dict[str, Any] = {"loki": common, "chunksCache": {"enabled": False}, "resultsCache": {"enabled": False}}
+    values: dict[str, Any] = {
+        "loki": common,
+        "chunksCache": {"enabled": False},
+        "resultsCache": {"enabled": False},
+    }
     if loki.mode is LokiMode.SINGLE_BINARY:
         common["storage"] = {"type": "filesystem"}
         values |= {
             "deploymentMode": "SingleBinary",
             "singleBinary": {"replicas": loki.replicas, "persistence": {"size": loki.storage}},
-            "read": {"replicas": 0}, "write": {"replicas": 0}, "backend": {"replicas": 0},
+            "read": {"replicas": 0},
+            "write": {"replicas": 0},
+            "backend": {"replicas": 0},
         }
     else:
         # Object storage is required for the scalable layout; bucket names follow the environment.
-        common["storage"] = {"type": "s3", "bucketNames": {
-            kind: f"meridian-{spec.name}-loki-{kind}" for kind in ("chunks", "ruler", "admin")}}
+        common["storage"] = {
+            "type": "s3",
+            "bucketNames": {
+                kind: f"meridian-{spec.name}-loki-{kind}" for kind in ("chunks", "ruler", "admin")
+            },
+        }
         values |= {
             "deploymentMode": "SimpleScalable",
             "read": {"replicas": loki.replicas},
@@ -176,18 +201,68 @@ def alloy_values(spec: EnvironmentSpec) -> dict[str, Any]:
 
 
 class Observability(pulumi.ComponentResource):
-    def __init__(self, spec: EnvironmentSpec, charts: Charts, namespace: pulumi.Resource,
-                 receiver_urls: Mapping[str, pulumi.Input[str]], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        spec: EnvironmentSpec,
+        charts: Charts,
+        namespace: pulumi.Resource,
+        receiver_urls: Mapping[str, pulumi.Input[str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("meridian:platform:Observability", "observability", None, opts)
-        password = random.RandomPassword("grafana-admin-password", length=24, special=False,
-                                         opts=pulumi.ResourceOptions(parent=self))
+        password = random.RandomPassword(
+            "grafana-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
         self.grafana_admin_password = pulumi.Output.secret(password.result)
-        stack = charts.release("kube-prometheus-stack",
-                               prometheus_stack_values(spec, self.grafana_admin_password, receiver_urls),
-                               parent=self, depends_on=[namespace])
+        stack = charts.release(
+            "kube-prometheus-stack",
+            prometheus_stack_values(spec, self.grafana_admin_password, receiver_urls),
+            parent=self,
+            depends_on=[namespace],
+        )
         loki = charts.release("loki", loki_values(spec), parent=self, depends_on=[namespace])
-        charts.release("alloy", alloy_values(spec), parent=self,
-                       depends_on=[namespace] + ([loki] if loki is not None else []))
+        charts.release(
+            "alloy",
+            alloy_values(spec),
+            parent=self,
+            depends_on=[namespace] + ([loki] if loki is not None else []),
+        )
         # PrometheusRules need the operator's CRDs, which come with the stack's chart.
         self.rules_ready: list[pulumi.Resource] = [stack] if stack is not None else []
+        self.register_outputs({})
+
+
+def dashboard_config_map(spec: EnvironmentSpec, app_name: str) -> Manifest:
+    """The app's dashboard where Grafana's sidecar loads it: the monitoring namespace, labelled."""
+    return manifest(
+        "v1",
+        "ConfigMap",
+        f"dashboard-{app_name}",
+        NAMESPACE,
+        labels={DASHBOARD_LABEL: "1", TEAM_LABEL: spec.apps[app_name].team},
+        data={f"{app_name}.json": dashboards.render(app_name, spec.apps[app_name])},
+    )
+
+
+class AppObservability(pulumi.ComponentResource):
+    """Per app: SLO recording and alert rules in the app's namespace, and its Grafana dashboard."""
+
+    def __init__(
+        self,
+        spec: EnvironmentSpec,
+        observability: Observability,
+        namespaces: Mapping[str, pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("meridian:platform:AppObservability", "app-observability", None, opts)
+        for app_name in sorted(spec.apps):
+            # Without the stack's chart there is no PrometheusRule CRD to create them against.
+            if observability.rules_ready:
+                after_crd = [namespaces[app_name], *observability.rules_ready]
+                rule = slo.prometheus_rule(spec, app_name)
+                declare(rule, pulumi.ResourceOptions(parent=self, depends_on=after_crd))
+            declare(
+                dashboard_config_map(spec, app_name),
+                pulumi.ResourceOptions(parent=self, depends_on=[namespaces[NAMESPACE]]),
+            )
         self.register_outputs({})

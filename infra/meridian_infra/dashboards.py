@@ -1,0 +1,320 @@
+"""One Grafana dashboard per app, built with grafana-foundation-sdk and never edited by hand.
+
+The dashboard reads the objectives from the series the SLO rules record (budgets, threshold, burn
+ratios), so it carries no per-environment numbers: every environment serves the same JSON, and the
+copy committed under `apps/<app>/dashboards/` is what `make dashboards` writes and a test compares.
+
+    python -m meridian_infra.dashboards [--check]   # write (or compare) every app's committed JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders import dashboard as gd
+from grafana_foundation_sdk.builders import logs, loki, prometheus, table, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, DataSourceRef, VariableHide
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+from meridian_infra import slo
+from meridian_infra.spec import load_environment
+from meridian_infra.spec.models import App, EnvironmentSpec
+
+PROMETHEUS = DataSourceRef(type_val="prometheus", uid="${datasource}")
+LOKI = DataSourceRef(type_val="loki", uid="loki")  # the data source observability.py gives Grafana
+QUANTILES = (0.5, 0.9, 0.99)
+RATE_WINDOW = "$__rate_interval"
+
+
+def _query(expr: str, legend: str, ref: str) -> prometheus.Dataquery:
+    return prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref).datasource(PROMETHEUS)
+
+
+def _refs(*queries: tuple[str, str]) -> list[prometheus.Dataquery]:
+    """Queries lettered A, B, C… in order, as Grafana names them."""
+    return [_query(expr, legend, chr(ord("A") + i)) for i, (expr, legend) in enumerate(queries)]
+
+
+def _legend() -> common_builders.VizLegendOptions:
+    """A table under the graph with each series' last and highest value."""
+    return (
+        common_builders.VizLegendOptions()
+        .display_mode(common.LegendDisplayMode.TABLE)
+        .placement(common.LegendPlacement.BOTTOM)
+        .show_legend(True)
+        .calcs(["lastNotNull", "max"])
+    )
+
+
+def _graph(title: str, description: str, unit: str, queries: list[prometheus.Dataquery]) -> timeseries.Panel:
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .datasource(PROMETHEUS)
+        .unit(unit)
+        .height(8)
+        .span(12)
+        .fill_opacity(10)
+        .legend(_legend())
+    )
+    for query in queries:
+        panel = panel.with_target(query)
+    return panel
+
+
+def _api(app_name: str, *extra: str) -> str:
+    """The selector the SLO rules use: the app's namespace, its own gRPC services."""
+    return "{" + ",".join([f'namespace="{app_name}"', slo.NOT_THE_API, *extra]) + "}"
+
+
+def _recorded(series: str, app_name: str) -> str:
+    return f'{series}{{app="{app_name}"}}'
+
+
+def _ratio_panel(app_name: str, objective: slo.Objective, title: str, bad: str) -> timeseries.Panel:
+    return _graph(
+        title,
+        f"Share of {bad} over 5 minutes, against the share the {objective.name} SLO allows.",
+        "percentunit",
+        _refs(
+            (_recorded(objective.ratio_series("5m"), app_name), "bad share (5m)"),
+            (_recorded(objective.budget_series, app_name), "allowed by the SLO"),
+        ),
+    )
+
+
+def _burn_panel(app_name: str, objective: slo.Objective) -> timeseries.Panel:
+    alerts = ", ".join(f"{b.factor} over {b.long} ({b.severity})" for b in slo.BURN_RATES)
+    budget = _recorded(objective.budget_series, app_name)
+    return _graph(
+        f"{objective.name.capitalize()} budget burn rate",
+        f"How many times faster than a 30-day budget lasts it is being spent. {objective.alert} fires at "
+        f"{alerts}, when the short window agrees.",
+        "suffix:x",
+        _refs(
+            *[
+                (f"{_recorded(objective.ratio_series(b.long), app_name)} / {budget}", b.long)
+                for b in slo.BURN_RATES
+            ]
+        ),
+    )
+
+
+def _slo_panels(app_name: str) -> list[timeseries.Panel]:
+    return [
+        _ratio_panel(
+            app_name, slo.AVAILABILITY, "Error ratio vs SLO", "requests failing with a server-side code"
+        ),
+        _burn_panel(app_name, slo.AVAILABILITY),
+        _ratio_panel(
+            app_name, slo.LATENCY, "Slow requests vs SLO", "unary requests slower than the threshold"
+        ),
+        _burn_panel(app_name, slo.LATENCY),
+    ]
+
+
+def _traffic_panels(app_name: str, app: App) -> list[timeseries.Panel]:
+    handled = f"grpc_server_handled_total{_api(app_name)}"
+    unary = 'grpc_type="unary"'
+    buckets = f"grpc_server_handling_seconds_bucket{_api(app_name, unary)}"
+    panels = [
+        _graph(
+            "Requests by method and code",
+            "Requests the app's gRPC services finished, per second.",
+            "reqps",
+            _refs(
+                (
+                    f"sum by (grpc_method, grpc_code) (rate({handled}[{RATE_WINDOW}]))",
+                    "{{grpc_method}} {{grpc_code}}",
+                )
+            ),
+        ),
+        _graph(
+            "Latency (unary)",
+            "Quantiles of the server's handling time, from its histogram, against the latency threshold.",
+            "s",
+            _refs(
+                *[
+                    (
+                        f"histogram_quantile({q}, sum by (le) (rate({buckets}[{RATE_WINDOW}])))",
+                        f"p{round(q * 100)}",
+                    )
+                    for q in QUANTILES
+                ],
+                (_recorded(slo.LATENCY_THRESHOLD, app_name), "SLO threshold"),
+            ),
+        ),
+    ]
+    if app.calls:
+        # The client metrics carry the callee's service; the caller's namespace says whose calls they are.
+        calls = f'{{namespace="{app_name}"}}'
+        panels += [
+            _graph(
+                "Outbound calls by method and code",
+                f"Calls {app_name} makes to {', '.join(app.calls)}, per second.",
+                "reqps",
+                _refs(
+                    (
+                        "sum by (grpc_method, grpc_code) "
+                        f"(rate(grpc_client_handled_total{calls}[{RATE_WINDOW}]))",
+                        "{{grpc_method}} {{grpc_code}}",
+                    )
+                ),
+            ),
+            _graph(
+                "Outbound call latency p99",
+                "Time until each outbound call's answer, as the caller saw it.",
+                "s",
+                _refs(
+                    (
+                        "histogram_quantile(0.99, sum by (le, grpc_method) "
+                        f"(rate(grpc_client_handling_seconds_bucket{calls}[{RATE_WINDOW}])))",
+                        "{{grpc_method}}",
+                    )
+                ),
+            ),
+        ]
+    return panels
+
+
+def _builds_panel(app_name: str) -> table.Panel:
+    build_info = f'meridian_build_info{{namespace="{app_name}",app="{app_name}"}}'
+    return (
+        table.Panel()
+        .title("Running builds")
+        .description("Pods per version and revision, from meridian_build_info.")
+        .datasource(PROMETHEUS)
+        .height(6)
+        .span(24)
+        .with_target(
+            prometheus.Dataquery()
+            .expr(f"count by (version, revision) ({build_info})")
+            .format(PromQueryFormat.TABLE)
+            .instant()
+            .ref_id("A")
+            .datasource(PROMETHEUS)
+        )
+    )
+
+
+def _logs_panel(app_name: str) -> logs.Panel:
+    return (
+        logs.Panel()
+        .title("Logs")
+        .description(f"{app_name}'s JSON log lines, newest first.")
+        .datasource(LOKI)
+        .height(12)
+        .span(24)
+        .show_time(True)
+        .wrap_log_message(True)
+        .enable_log_details(True)
+        .sort_order(common.LogsSortOrder.DESCENDING)
+        .with_target(
+            loki.Dataquery()
+            .expr(f'{{namespace="{app_name}", app="{app_name}"}}')
+            .ref_id("A")
+            .datasource(LOKI)
+        )
+    )
+
+
+def build(app_name: str, app: App) -> dict[str, Any]:
+    """The dashboard of one app as Grafana's JSON model."""
+    sections: list[tuple[str, list[Any]]] = [
+        ("Service level objectives", _slo_panels(app_name)),
+        ("Traffic and latency", _traffic_panels(app_name, app)),
+        ("Builds and logs", [_builds_panel(app_name), _logs_panel(app_name)]),
+    ]
+    builder = (
+        gd.Dashboard(f"{app_name}: gRPC service")
+        .uid(f"meridian-{app_name}")
+        .description(
+            f"SLOs, traffic, latency, builds and logs of {app_name}. Generated: meridian_infra.dashboards."
+        )
+        .tags(["meridian", "slo", app_name])
+        .editable()
+        .tooltip(DashboardCursorSync.CROSSHAIR)
+        .time("now-6h", "now")
+        .refresh("1m")
+        .with_variable(
+            gd.DatasourceVariable("datasource")
+            .label("Prometheus")
+            .type("prometheus")
+            .hide(VariableHide.DONT_HIDE)
+        )
+    )
+    # Grafana keys panel state (links, edits) by id; numbering them here keeps ids stable across runs.
+    panel_id = 0
+    for title, panels in sections:
+        panel_id += 1
+        builder = builder.with_row(gd.Row(title).id(panel_id))
+        for panel in panels:
+            panel_id += 1
+            builder = builder.with_panel(panel.id(panel_id))
+    model: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
+    return model
+
+
+def render(app_name: str, app: App) -> str:
+    """The dashboard as the text committed to the repository and shipped in the ConfigMap."""
+    return json.dumps(build(app_name, app), indent=2, sort_keys=True) + "\n"
+
+
+class DashboardDrift(RuntimeError):
+    """An app's dashboard would differ between environments, so no single committed copy fits."""
+
+
+def committed_path(root: Path, app_name: str) -> Path:
+    return root / "apps" / app_name / "dashboards" / f"{app_name}.json"
+
+
+def render_all(environments_dir: Path) -> dict[str, str]:
+    """Every app's dashboard text, checked to be the same in every environment that runs the app."""
+    by_app: dict[str, dict[str, str]] = {}
+    for spec_file in sorted(environments_dir.glob("*/platform.yaml")):
+        spec: EnvironmentSpec = load_environment(environments_dir, spec_file.parent.name)
+        for app_name, app in spec.apps.items():
+            by_app.setdefault(app_name, {})[spec.name] = render(app_name, app)
+    rendered = {}
+    for app_name, texts in sorted(by_app.items()):
+        if len(set(texts.values())) > 1:
+            raise DashboardDrift(
+                f"{app_name}'s dashboard differs between environments {', '.join(sorted(texts))}; "
+                "dashboards must read environment differences from recorded series, not from the spec"
+            )
+        rendered[app_name] = next(iter(texts.values()))
+    return rendered
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m meridian_infra.dashboards", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository (default: here)")
+    parser.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 if stale")
+    args = parser.parse_args(argv)
+    stale = []
+    for app_name, text in render_all(args.root / "environments").items():
+        path = committed_path(args.root, app_name)
+        if args.check:
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                stale.append(path)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(args.root)}")
+    for path in stale:
+        print(f"{path} is not what the code generates: run `make dashboards`", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
