@@ -10,7 +10,7 @@ RUN := $(UV) run --frozen --quiet
 MERIDIAN := $(RUN) meridian
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: help tools up test lint typecheck test-python schema render clean
+.PHONY: help tools up test lint typecheck test-python schema render clean test-go proto bench-apps test-policy bench-policy dashboards
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ tools: .venv/.synced ## install every pinned tool that is missing (idempotent)
 up: tools ## pulumi up for ENV (default dev) on the local defaults
 	$(MERIDIAN) up $(ENV)
 
-test: tools lint typecheck test-python ## every test suite of the repository
+test: tools lint typecheck test-policy test-python test-go ## every test suite of the repository
 
 lint: ## ruff, formatting and shell scripts
 	$(RUN) ruff check .
@@ -45,8 +45,33 @@ test-python: ## pytest: CLI, platform program (Pulumi mocks), apps, policies, en
 schema: ## regenerate environments/platform.schema.json from the spec models
 	$(RUN) python -m meridian_infra.spec.schema > environments/platform.schema.json
 
+test-go: ## go vet and go test for the orders service (integration tests start PostgreSQL)
+	cd apps/orders && go vet ./... && go test ./...
+
+proto: ## regenerate the Go and Python code from apps/proto
+	bash apps/proto/generate.sh
+
+bench-apps: tools ## benchmark both services beside bare baselines (figures, not a test)
+	$(RUN) python apps/bench/bench.py
+
+test-policy: ## Rego unit tests of the policy gate, coverage printed (fails under 90%)
+	$(RUN) python -m meridian.policy.rego_tests --threshold 90
+
+bench-policy: tools ## time the policy gate: environments, synthetic repos, overhead over conftest (figures, not a test)
+	$(RUN) python benchmarks/policy/bench.py
+
+dashboards: ## regenerate apps/*/dashboards/*.json from infra/meridian_infra/dashboards.py (never edit them)
+	$(RUN) python -m meridian_infra.dashboards
+
 render: ## render ENV's manifests into build/ENV
 	$(MERIDIAN) render $(ENV)
+
+.PHONY: cluster-up cluster-down
+cluster-up: tools ## start the local control plane (docs/local-cluster.md)
+	$(MERIDIAN) cluster up --local
+
+cluster-down: ## stop the local control plane (keeps its data)
+	$(MERIDIAN) cluster down --local
 
 clean: ## remove render output (keeps tools and local state)
 	rm -rf build

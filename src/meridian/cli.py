@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from meridian import __version__
-from meridian.commands import doctor, render, tools
+from meridian.commands import (
+    cluster,
+    doctor,
+    policy,
+    render,
+    secrets,
+    stack,
+    tools,
+    validate,
+)
 from meridian.console import err
 from meridian.errors import MeridianError
 
@@ -40,6 +49,15 @@ def _root(
 app.command("doctor")(doctor.doctor)
 app.command("render")(render.render)
 app.add_typer(tools.app, name="tools")
+app.add_typer(policy.app, name="policy")
+app.add_typer(secrets.app, name="secrets")
+app.add_typer(cluster.app, name="cluster")
+app.command("validate")(validate.validate)
+app.command("up")(stack.up)
+app.command("preview")(stack.preview)
+app.command("destroy")(stack.destroy)
+app.command("drift")(stack.drift)
+app.command("recover")(stack.recover_stack)
 
 
 def main(argv: list[str] | None = None) -> None:

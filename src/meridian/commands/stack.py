@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from meridian.console import err, out
 from meridian.engine import Stack, recover, stack_locks
@@ -40,9 +41,27 @@ def _run(stack: Stack, *args: str) -> None:
 
 
 def up(env: EnvArgument) -> None:
-    """Create or update the environment's platform (`pulumi up`)."""
+    """Create or update the environment's platform (`pulumi up`); dev's local control plane starts first."""
     stack = _stack(env)
+    _start_local_cluster_if_needed(stack)
     _run(stack, "up", "--yes")
+
+
+def _start_local_cluster_if_needed(stack: Stack) -> None:
+    """The local control plane is processes, not cloud resources: it is started beside the stack,
+    not declared in it (kind clusters, which are resources, are declared by the program)."""
+    spec = load_spec(stack.repo, stack.env)
+    # Imported here: the kind probe and the cluster manager are only needed for clusters we run.
+    from meridian_infra.kind import container_runtime_available  # noqa: PLC0415
+    from meridian_infra.spec.models import ClusterType  # noqa: PLC0415
+
+    from meridian.cluster import LocalCluster  # noqa: PLC0415
+
+    wanted = spec.cluster.type
+    if wanted is ClusterType.AUTO:
+        wanted = ClusterType.KIND if container_runtime_available() else ClusterType.LOCAL
+    if wanted is ClusterType.LOCAL:
+        LocalCluster(stack.repo).up(lambda line: err.print(f"[dim]{escape(line)}[/]"))
 
 
 def preview(env: EnvArgument) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from meridian.environments import load_spec
 from meridian.paths import Repo
 from meridian.render.apps import render_apps
-from meridian.render.platform import render_platform
 
 
 def render_environment(repo: Repo, env: str, *, apps: bool = True, platform: bool = True) -> Path:
@@ -22,6 +21,10 @@ def render_environment(repo: Repo, env: str, *, apps: bool = True, platform: boo
         shutil.rmtree(out / "apps", ignore_errors=True)
         render_apps(repo, env, out / "apps")
     if platform:
+        # Imported here: loading the Pulumi SDKs takes seconds that commands not rendering
+        # the platform should not pay.
+        from meridian.render.platform import render_platform  # noqa: PLC0415
+
         shutil.rmtree(out / "platform", ignore_errors=True)
         render_platform(spec, out / "platform")
     return out

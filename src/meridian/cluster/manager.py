@@ -1,0 +1,375 @@
+"""Bring the local control plane up, report on it, bring it down.
+
+`up` either ends with every component healthy, the fake nodes Ready and the `default`
+ServiceAccount present, or stops whatever it started and says which component failed and why;
+it never leaves half a cluster behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import os
+import shutil
+import ssl
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from meridian.cluster import components as comp
+from meridian.cluster.api import ApiError, KubeApi
+from meridian.cluster.kubeconfig import write_kubeconfig
+from meridian.cluster.layout import ClusterDir, Ports, Settings, cluster_dir
+from meridian.cluster.nodes import ensure_nodes, node_names, ready_nodes
+from meridian.cluster.pki import ensure_pki
+from meridian.cluster.ports import holder, is_free
+from meridian.cluster.procs import find_ours, is_ours, read_pid, start_detached, stop, tail
+from meridian.environments import load_spec
+from meridian.errors import ConflictError, InputError, RefusedError
+from meridian.paths import Repo
+from meridian.toolchain import require_tool
+
+# The dev spec sizes the local cluster: it is the environment a developer's machine runs.
+SPEC_ENV = "dev"
+START_TIMEOUT_ENV = "MERIDIAN_CLUSTER_START_TIMEOUT"
+# Generous: on a loaded 2-core machine the API server alone can take a minute to become ready.
+DEFAULT_START_TIMEOUT_S = 240.0
+STOP_TIMEOUT_S = 30.0
+HEALTH_GRACE_S = 20.0
+POLL_S = 0.2
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    pid: int | None
+    running: bool
+    healthy: bool
+    health: str
+    port: int | None
+    log: Path
+
+
+@dataclass(frozen=True)
+class DownResult:
+    stopped: list[str]
+    killed: list[str]  # did not stop on SIGTERM within the timeout
+    purged: bool
+
+
+class LocalCluster:
+    def __init__(self, repo: Repo, dirs: ClusterDir | None = None) -> None:
+        self.repo = repo
+        self.dirs = dirs or cluster_dir(repo)
+
+    @property
+    def marker(self) -> str:
+        """What every component's command line contains: a path inside the state folder."""
+        return os.path.join(self.dirs.root, "")
+
+    # ---- status ----------------------------------------------------------------------------
+
+    def status(self) -> list[ComponentStatus]:
+        settings = self.dirs.read_settings()
+        ports = settings.ports if settings else Ports.from_env()
+        built = comp.components(self._plan(ports, settings.service_subnet if settings else ""))
+        result = []
+        for name in comp.NAMES:
+            pid = read_pid(self.dirs.pid_file(name))
+            running = pid is not None and is_ours(pid, self.marker)
+            healthy = running and built[name].health()
+            health = ("ok" if healthy else "not ready") if running else "-"
+            if name == comp.KWOK and running:
+                healthy, health = self._nodes_health(ports, settings.nodes if settings else 1)
+            result.append(
+                ComponentStatus(name, pid, running, healthy, health, built[name].port, self.dirs.log(name))
+            )
+        return result
+
+    def _nodes_health(self, ports: Ports, count: int) -> tuple[bool, str]:
+        try:
+            with self._api(ports) as api:
+                ready = ready_nodes(api, node_names(count))
+        except (ApiError, OSError):
+            return False, "API server unreachable"
+        return len(ready) == count, f"{len(ready)}/{count} nodes Ready"
+
+    # ---- up --------------------------------------------------------------------------------
+
+    def up(self, say: Say) -> bool:
+        """Start the cluster, or make sure the running one is whole; True if it was already running."""
+        spec = load_spec(self.repo, SPEC_ENV)
+        service_subnet = str(spec.cluster.service_subnet)
+        nodes = max(1, spec.cluster.workers or 0)
+        self._require_binaries()
+        start_timeout()  # a bad setting is refused before anything starts
+        with self._lock():
+            settings = self.dirs.read_settings()
+            if settings and self._whole_and_healthy():
+                self._refuse_changed_subnet(settings, service_subnet)
+                settings = Settings(settings.ports, service_subnet, nodes)
+                self.dirs.write_settings(settings)
+                self._settle(settings, {}, say)
+                return True
+            leftovers = self._running_pids()
+            if leftovers:
+                names = ", ".join(sorted({n for n in leftovers.values()}))
+                say(f"restarting: the cluster is incomplete or unhealthy (stopping {names})")
+                self._stop_all(leftovers)
+            elif any(self.dirs.pid_file(n).exists() for n in comp.NAMES):
+                say("removing stale pid files: their processes are gone (a crash or a reboot)")
+            self._clear_pid_files()
+            if settings and self.dirs.etcd_data.exists():
+                self._refuse_changed_subnet(settings, service_subnet)
+            settings = Settings(Ports.from_env(), service_subnet, nodes)
+            self._check_ports_free(settings.ports)
+            self._prepare(settings, say)
+            self._start(settings, say)
+            return False
+
+    def _whole_and_healthy(self) -> bool:
+        """Every component runs and answers. A busy machine can make a health check time out
+        once, so a running but unanswering cluster gets a grace period before it is restarted."""
+        deadline = time.monotonic() + HEALTH_GRACE_S
+        while True:
+            statuses = self.status()
+            if not all(s.running for s in statuses):
+                return False
+            # kwok's "health" is its nodes, which `_settle` repairs without a restart.
+            if all(s.healthy for s in statuses if s.name != comp.KWOK):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(1.0)
+
+    def _require_binaries(self) -> None:
+        for name in comp.NAMES:
+            found = Path(require_tool(self.repo, name))
+            # Debian's etcd (3.4) or a distribution's kube binaries are too old for this cluster.
+            if found.parent != self.repo.bin_dir:
+                raise RefusedError(
+                    f"{name} is not built in bin/ (found {found} instead)",
+                    hint="run `make tools`: it builds the pinned control plane from tools/kube",
+                )
+        if not (self.repo.bin_dir / comp.KWOK_STAGES_FILE).is_file():
+            raise RefusedError(
+                f"bin/{comp.KWOK_STAGES_FILE} is missing", hint="run `bash tools/kube/build.sh --force kwok`"
+            )
+
+    def _refuse_changed_subnet(self, settings: Settings, service_subnet: str) -> None:
+        if settings.service_subnet != service_subnet:
+            raise ConflictError(
+                f"the local cluster was created with serviceSubnet {settings.service_subnet}, "
+                f"the {SPEC_ENV} spec now says {service_subnet}",
+                hint="Services keep their old addresses: `meridian cluster down --local --purge`, then up",
+            )
+
+    def _check_ports_free(self, ports: Ports) -> None:
+        for use, port in ports.by_use().items():
+            if is_free(port):
+                continue
+            found = holder(port)
+            who = found.describe() if found else "another process (not visible to this user)"
+            raise ConflictError(
+                f"port {port} ({use.replace('_', ' ')}) is in use by {who}",
+                hint="stop it (if it is another checkout's cluster: `meridian cluster down --local` "
+                "there), or give this one other ports: MERIDIAN_CLUSTER_PORT_BASE=<first of 5 free "
+                "ports> meridian cluster up --local",
+            )
+
+    def _prepare(self, settings: Settings, say: Say) -> None:
+        self.dirs.root.mkdir(parents=True, exist_ok=True)
+        service_ip = ipaddress.ip_network(settings.service_subnet)[1]
+        issued = ensure_pki(self.dirs.pki, service_ip)
+        if issued:
+            say(f"certificates issued: {', '.join(issued)}")
+        server = comp.server_url(settings.ports)
+        write_kubeconfig(self.dirs.kubeconfig, server, self.dirs.pki, "admin")
+        for identity in ("controller-manager", "scheduler"):
+            write_kubeconfig(self.dirs.component_kubeconfig(identity), server, self.dirs.pki, identity)
+        for name in ("controller-manager", "scheduler", "kwok-home"):
+            self.dirs.scratch(name).mkdir(parents=True, exist_ok=True)
+        self.dirs.write_settings(settings)
+
+    def _start(self, settings: Settings, say: Say) -> None:
+        built = comp.components(self._plan(settings.ports, settings.service_subnet))
+        started: dict[str, subprocess.Popen[bytes]] = {}
+        try:
+            for stage in comp.STAGES:
+                began = time.monotonic()
+                for name in stage:
+                    c = built[name]
+                    started[name] = start_detached(
+                        c.argv,
+                        log=self.dirs.log(name),
+                        pid_file=self.dirs.pid_file(name),
+                        env=c.env,
+                        cwd=self.dirs.root,
+                    )
+                for name in stage:
+                    self._wait(f"{name} to become healthy", built[name].health, started, name)
+                say(f"{' + '.join(stage)}: ready in {time.monotonic() - began:.1f}s")
+            self._settle(settings, started, say)
+        except BaseException:
+            # Interrupted or failed: take down what this run started, in the safe order.
+            self._stop_all({p.pid: n for n, p in started.items()})
+            self._clear_pid_files()
+            raise
+
+    def _settle(self, settings: Settings, started: dict[str, subprocess.Popen[bytes]], say: Say) -> None:
+        """The fake nodes exist and are Ready, and the controllers have created `default`'s account."""
+        began = time.monotonic()
+        with self._api(settings.ports) as api:
+            try:
+                names = ensure_nodes(api, settings.nodes)
+            except ApiError as exc:
+                raise RefusedError(
+                    f"creating the fake nodes failed: {exc.message}",
+                    hint=f"the API server's log: {self.dirs.log(comp.APISERVER)}",
+                ) from None
+            self._wait(
+                f"{len(names)} kwok node(s) to become Ready",
+                lambda: ready_nodes(api, names) == names,
+                started,
+                comp.KWOK,
+            )
+            self._wait(
+                "the `default` ServiceAccount (the controller-manager creates it)",
+                lambda: api.exists("/api/v1/namespaces/default/serviceaccounts/default"),
+                started,
+                comp.CONTROLLER_MANAGER,
+            )
+        say(f"{len(names)} node(s) Ready, controllers working: {time.monotonic() - began:.1f}s")
+
+    def _wait(
+        self, what: str, check: Callable[[], bool], started: dict[str, subprocess.Popen[bytes]], blame: str
+    ) -> None:
+        timeout = start_timeout()
+        deadline = time.monotonic() + timeout
+        while True:
+            for name, process in started.items():
+                code = process.poll()
+                if code is not None:
+                    raise RefusedError(
+                        f"{name} exited (code {code}) while the local cluster was starting; "
+                        f"last lines of {self.dirs.log(name)}:\n{_indent(tail(self.dirs.log(name)))}",
+                        hint="nothing was left running; fix the cause, then `meridian cluster up --local`",
+                    )
+            with contextlib.suppress(ApiError):
+                if check():
+                    return
+            if time.monotonic() >= deadline:
+                log = self.dirs.log(blame)
+                raise RefusedError(
+                    f"gave up waiting {timeout:.0f}s for {what}; last lines of {log}:\n{_indent(tail(log))}",
+                    hint=f"nothing was left running; a loaded machine may need {START_TIMEOUT_ENV}=<seconds>",
+                )
+            time.sleep(POLL_S)
+
+    # ---- down ------------------------------------------------------------------------------
+
+    def down(self, *, purge: bool) -> DownResult:
+        with self._lock():
+            running = self._running_pids()
+            killed = self._stop_all(running)
+            self._clear_pid_files()
+            if purge:
+                for path in (
+                    self.dirs.etcd_data,
+                    self.dirs.pki,
+                    self.dirs.root / "kubeconfigs",
+                    self.dirs.root / "scratch",
+                ):
+                    shutil.rmtree(path, ignore_errors=True)
+                self.dirs.kubeconfig.unlink(missing_ok=True)
+                self.dirs.settings_file.unlink(missing_ok=True)
+        order = {name: i for i, name in enumerate(reversed(comp.NAMES))}  # stop order
+        return DownResult(
+            stopped=sorted(set(running.values()), key=order.__getitem__),
+            killed=sorted({running[pid] for pid in killed}, key=order.__getitem__),
+            purged=purge,
+        )
+
+    def _running_pids(self) -> dict[int, str]:
+        """Our processes by pid: from the pid files, plus any whose pid file was lost."""
+        found = find_ours(comp.NAMES, self.marker)
+        for name in comp.NAMES:
+            pid = read_pid(self.dirs.pid_file(name))
+            if pid is not None and is_ours(pid, self.marker):
+                found[pid] = name
+        return found
+
+    def _stop_all(self, running: dict[int, str]) -> list[int]:
+        killed: list[int] = []
+        for stage in reversed(comp.STAGES):
+            killed += stop([pid for pid, name in running.items() if name in stage], STOP_TIMEOUT_S)
+        return killed
+
+    def _clear_pid_files(self) -> None:
+        for name in comp.NAMES:
+            self.dirs.pid_file(name).unlink(missing_ok=True)
+
+    # ---- shared ----------------------------------------------------------------------------
+
+    def _plan(self, ports: Ports, service_subnet: str) -> comp.Plan:
+        return comp.Plan(self.dirs, ports, self.repo.bin_dir, service_subnet)
+
+    def _api(self, ports: Ports) -> KubeApi:
+        return KubeApi(comp.server_url(ports), self.dirs.pki)
+
+    def api(self) -> KubeApi:
+        """A client for the running cluster, as its admin."""
+        settings = self.dirs.read_settings()
+        if settings is None or not self.dirs.kubeconfig.is_file():
+            raise RefusedError(
+                f"no local cluster in {self.dirs.root}", hint="start one: `meridian cluster up --local`"
+            )
+        if not comp.components(self._plan(settings.ports, settings.service_subnet))[comp.APISERVER].health():
+            raise RefusedError(
+                f"the local API server ({comp.server_url(settings.ports)}) is not answering",
+                hint="`meridian cluster status --local` shows what is wrong; "
+                "`meridian cluster up --local` (re)starts it",
+            )
+        try:
+            return self._api(settings.ports)
+        except (OSError, ssl.SSLError) as exc:
+            raise RefusedError(
+                f"the local cluster's certificates in {self.dirs.pki} are unusable: {exc}",
+                hint="`meridian cluster down --local --purge`, then `meridian cluster up --local`",
+            ) from None
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One `up` or `down` at a time per state folder."""
+        self.dirs.root.mkdir(parents=True, exist_ok=True)
+        with (self.dirs.root / ".lock").open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConflictError(
+                    f"another `meridian cluster` command is working on {self.dirs.root}",
+                    hint="wait for it to finish, then try again",
+                ) from None
+            yield
+
+
+def start_timeout() -> float:
+    raw = os.environ.get(START_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_START_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise InputError(f"{START_TIMEOUT_ENV}={raw} is not a number of seconds above 0")
+    return value
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())

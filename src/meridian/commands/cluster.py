@@ -1,0 +1,107 @@
+"""`meridian cluster up|down|status --local`: the local control plane (etcd, kube-apiserver,
+controller-manager, scheduler, kwok) as processes on this machine. See docs/local-cluster.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from meridian.cluster import LocalCluster
+from meridian.cluster.manager import ComponentStatus
+from meridian.console import err, out
+from meridian.errors import InputError
+from meridian.exitcodes import ExitCode
+from meridian.paths import Repo, find_repo
+
+app = typer.Typer(
+    help="Run a local Kubernetes control plane (etcd + API server + kwok).", no_args_is_help=True
+)
+
+Local = Annotated[
+    bool, typer.Option("--local", help="The local control plane (the only cluster meridian runs itself).")
+]
+
+
+def _cluster(local: bool) -> tuple[Repo, LocalCluster]:
+    if not local:
+        raise InputError(
+            "only the local control plane is managed here: pass --local",
+            hint="kind clusters are created by the Pulumi program itself (`meridian up ENV`, `make up`)",
+        )
+    repo = find_repo()
+    return repo, LocalCluster(repo)
+
+
+@app.command("up")
+def up(local: Local = False) -> None:
+    """Start the local control plane with fake nodes; if it is already running and healthy, say so."""
+    repo, cluster = _cluster(local)
+    already = cluster.up(lambda line: err.print(f"[dim]{escape(line)}[/]"))
+    statuses = cluster.status()
+    _print_table(repo, statuses)
+    where = _shown(repo, cluster.dirs.kubeconfig)
+    out.print(f"{'already running' if already else 'started'}: kubeconfig {where}")
+    out.print(f"  export KUBECONFIG={cluster.dirs.kubeconfig}")
+
+
+@app.command("down")
+def down(
+    local: Local = False,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also delete the etcd data, certificates and kubeconfigs.")
+    ] = False,
+) -> None:
+    """Stop every component (controllers and kwok, then the API server, then etcd)."""
+    _, cluster = _cluster(local)
+    result = cluster.down(purge=purge)
+    if result.stopped:
+        out.print(f"stopped: {', '.join(result.stopped)}")
+    else:
+        out.print("not running: nothing to stop")
+    if result.killed:
+        err.print(f"[yellow]killed (did not stop on SIGTERM in time):[/] {', '.join(result.killed)}")
+    if result.purged:
+        out.print(f"purged etcd data, certificates and kubeconfigs under {cluster.dirs.root}")
+
+
+@app.command("status")
+def status(local: Local = False) -> None:
+    """Each component's pid, health, port and log; exit 0 when all are healthy, 1 otherwise."""
+    repo, cluster = _cluster(local)
+    statuses = cluster.status()
+    _print_table(repo, statuses)
+    kubeconfig = cluster.dirs.kubeconfig
+    out.print(f"kubeconfig: {_shown(repo, kubeconfig)}{'' if kubeconfig.is_file() else ' (not written yet)'}")
+    if not all(s.healthy for s in statuses):
+        down_ones = [s.name for s in statuses if not s.healthy]
+        err.print(f"not healthy: {', '.join(down_ones)} (start or repair: `meridian cluster up --local`)")
+        raise typer.Exit(int(ExitCode.REFUSED))
+
+
+def _print_table(repo: Repo, statuses: list[ComponentStatus]) -> None:
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("component", no_wrap=True)
+    for column in ("pid", "running", "health", "port"):
+        table.add_column(column)
+    # A narrow terminal folds the path instead of cutting it: it is there to be copied.
+    table.add_column("log", overflow="fold")
+    for s in statuses:
+        table.add_row(
+            s.name,
+            str(s.pid) if s.pid is not None and s.running else "-",
+            "yes" if s.running else "no",
+            f"[green]{escape(s.health)}[/]" if s.healthy else f"[red]{escape(s.health)}[/]",
+            str(s.port) if s.port else "-",
+            _shown(repo, s.log),
+        )
+    out.print(table)
+
+
+def _shown(repo: Repo, path: Path) -> str:
+    text = str(path)
+    root = str(repo.root) + "/"
+    return text.removeprefix(root) if text.startswith(root) else text

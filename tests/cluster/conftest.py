@@ -1,0 +1,31 @@
+"""One real local control plane for the whole session, in a temporary state folder on free
+ports, so the developer's own `.meridian/cluster` is never touched."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from cluster_helpers import REPO_ROOT, ClusterUnderTest, new_cluster, output
+
+from meridian.cluster.components import NAMES
+
+
+@pytest.fixture(scope="session")
+def control_plane_built() -> None:
+    missing = [name for name in NAMES if not (REPO_ROOT / "bin" / name).exists()]
+    if missing:
+        pytest.fail(f"bin/ lacks {', '.join(missing)}: run `make tools` (tools/kube/build.sh)")
+
+
+@pytest.fixture(scope="session")
+def local_cluster(
+    tmp_path_factory: pytest.TempPathFactory, control_plane_built: None
+) -> Iterator[ClusterUnderTest]:
+    cluster = new_cluster(tmp_path_factory.mktemp("local-cluster"))
+    result = cluster.run("cluster", "up", "--local")
+    if result.returncode != 0:
+        cluster.run("cluster", "down", "--local")
+        pytest.fail(f"`meridian cluster up --local` failed:\n{output(result)}")
+    yield cluster
+    cluster.run("cluster", "down", "--local", "--purge")

@@ -1,0 +1,60 @@
+# The entry point: input shapes, result fields, the catalog, the clock.
+package main_test
+
+import data.main
+import data.meridian.catalog
+import data.meridian.lib
+import data.meridian.test.fixtures as fx
+
+test_results_carry_what_the_gate_reports if {
+	some r in fx.results([fx.patched([{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/privileged", "value": true}])], "dev")
+	r.rule == "MER-PSS-001"
+	r.severity == "deny"
+	r.file == "test-0.yaml"
+	r.kind == "Deployment"
+	r.namespace == "shop"
+	r.name == "orders"
+	startswith(r.msg, "MER-PSS-001 Deployment shop/orders: ")
+	startswith(r.detail, "Deployment shop/orders: container \"orders\" runs privileged")
+	r.reference == catalog.rules["MER-PSS-001"].reference
+	startswith(r.url, "https://")
+}
+
+test_a_single_object_input_works_without_combine if {
+	privileged := fx.patched([{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/privileged", "value": true}])
+	some r in main.deny with input as privileged
+	r.rule == "MER-PSS-001"
+	r.file == ""
+}
+
+test_list_objects_are_unwrapped if {
+	count(lib.entries) == 2 with input as [{"path": "l.yaml", "contents": {"kind": "List", "items": [fx.deployment, fx.pdb]}}]
+}
+
+test_documents_that_are_not_objects_are_skipped if {
+	count(lib.entries) == 0 with input as [{"path": "a.yaml", "contents": null}, {"path": "b.yaml", "contents": ["x"]}, {"path": "c.yaml", "contents": {"no": "kind"}}]
+}
+
+test_unnamed_objects_are_displayed_with_a_placeholder if {
+	lib.display({"kind": "ConfigMap"}) == "ConfigMap <unnamed>"
+	lib.display({"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}}) == "ConfigMap n/c"
+}
+
+test_environment_is_empty_without_data if {
+	lib.environment == ""
+	not lib.is_prod
+}
+
+test_today_comes_from_the_clock_without_data if {
+	regex.match(`^\d{4}-\d{2}-\d{2}$`, lib.today)
+}
+
+test_every_catalog_entry_is_complete if {
+	every id, rule in catalog.rules {
+		regex.match(`^MER-[A-Z]+-[0-9]{3}$`, id)
+		rule.severity in {"deny", "warn"}
+		rule.title != ""
+		rule.reference != ""
+		rule.url != ""
+	}
+}

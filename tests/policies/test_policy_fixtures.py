@@ -1,0 +1,93 @@
+"""Acceptance: every deliberately broken manifest is caught with the right rule id (and nothing
+else), the hardened manifests pass the whole gate, and every rule has a broken manifest."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from policy_fixtures import BROKEN, HARDENED, broken_fixture
+
+from meridian import toolchain
+from meridian.policy import gate
+from meridian.policy.model import Severity
+
+
+def catalog(repo) -> dict[str, dict[str, str]]:
+    """The rule catalog as OPA evaluates it, not as a regex would read it."""
+    opa = toolchain.require_tool(repo, "opa")
+    proc = subprocess.run(
+        [
+            opa,
+            "eval",
+            "--format",
+            "json",
+            "--data",
+            str(repo.policies_dir / "rego"),
+            "data.meridian.catalog.rules",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=[p.stem for p in BROKEN])
+def test_broken_manifest_is_caught_with_its_rule_id(repo, path: Path):
+    fixture = broken_fixture(path)
+    report = gate.check_paths(repo, [path], environment=fixture.environment, checkers=["conftest"])
+    found = {f.rule for f in report.findings}
+    assert found == fixture.expected, f"{path.name}: expected {sorted(fixture.expected)}, got {sorted(found)}"
+    for finding in report.findings:
+        assert finding.file == f"tests/policies/fixtures/broken/{path.name}"
+        assert finding.line is not None and finding.line > 1
+        assert finding.obj is not None and str(finding.obj) in finding.message
+        assert finding.reference and finding.title
+
+
+def test_every_rule_has_a_broken_manifest_named_after_it(repo):
+    rules = catalog(repo)
+    assert {p.stem for p in BROKEN} == set(rules)
+
+
+def test_broken_manifests_of_deny_rules_fail_the_gate(repo):
+    rules = catalog(repo)
+    for path in BROKEN:
+        fixture = broken_fixture(path)
+        if rules[path.stem]["severity"] != "deny":
+            continue
+        report = gate.check_paths(repo, [path], environment=fixture.environment, checkers=["conftest"])
+        assert not report.passed, path.name
+        assert report.exit_code == 1
+
+
+def test_warning_rules_do_not_fail_the_gate(repo):
+    rules = catalog(repo)
+    warned = [p for p in BROKEN if rules[p.stem]["severity"] == "warn"]
+    assert warned, "the catalog has warning rules"
+    for path in warned:
+        fixture = broken_fixture(path)
+        report = gate.check_paths(repo, [path], environment=fixture.environment, checkers=["conftest"])
+        assert report.passed, path.name
+        assert {f.severity for f in report.findings} == {Severity.WARN}
+
+
+@pytest.mark.slow
+def test_hardened_manifests_pass_the_whole_gate_in_prod(repo):
+    report = gate.check_paths(repo, [HARDENED], environment="prod")
+    assert report.tools == ("conftest", "checkov", "secrets")
+    assert report.findings == [], "\n".join(f"{f.rule} {f.message}" for f in report.findings)
+    assert report.exemptions == []
+    assert report.passed and report.exit_code == 0
+    assert report.objects >= 20
+
+
+def test_readme_lists_every_rule_with_its_severity(repo):
+    rules = catalog(repo)
+    readme = (repo.policies_dir / "README.md").read_text()
+    rows = dict(re.findall(r"^\| (MER-[A-Z]+-\d{3}) \| (deny|warn) \|", readme, re.MULTILINE))
+    assert rows == {rule: spec["severity"] for rule, spec in rules.items()}
