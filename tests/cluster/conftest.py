@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cluster_helpers import REPO_ROOT, ClusterUnderTest, new_cluster, output
+from support.local_cluster import REPO_ROOT, ClusterUnderTest, new_cluster, output
 
 from meridian.cluster.components import NAMES
 

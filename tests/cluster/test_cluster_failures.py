@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_helpers import ClusterUnderTest, new_cluster, output, wait_for
+from support.local_cluster import ClusterUnderTest, new_cluster, output, wait_for
 
 from meridian.cluster.components import NAMES
 from meridian.cluster.procs import is_alive

@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from cluster_helpers import REPO_ROOT, ClusterUnderTest, meridian, output
+from support.local_cluster import REPO_ROOT, ClusterUnderTest, meridian, output
 
 from meridian.cluster.components import NAMES
 

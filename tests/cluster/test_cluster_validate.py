@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cluster_helpers import REPO_ROOT, ClusterUnderTest, meridian, output
+from support.local_cluster import REPO_ROOT, ClusterUnderTest, meridian, output
 
 pytestmark = pytest.mark.slow
 

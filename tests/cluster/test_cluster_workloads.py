@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cluster_helpers import ClusterUnderTest, wait_for
+from support.local_cluster import ClusterUnderTest, wait_for
 
 from meridian.cluster.api import ApiError, KubeApi
 

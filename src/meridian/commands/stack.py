@@ -25,8 +25,12 @@ def _stack(env: str) -> Stack:
         if lock.held_by_live_process():
             raise ConflictError(
                 f"stack {env} is locked by a running update (pid {lock.pid} on {lock.hostname})",
-                hint="wait for it to finish; after a crash, `meridian recover ENV` clears a stale lock",
+                hint="wait for it to finish",
             )
+        raise ConflictError(
+            f"stack {env} is locked by an update that died (pid {lock.pid}, {lock.timestamp})",
+            hint=f"`meridian recover {env}` clears the stale lock and the operations it left pending",
+        )
     stack.select()
     return stack
 

@@ -1,0 +1,208 @@
+"""The real Pulumi engine (bin/) runs the real program against a real local control plane.
+
+Each test works in a scratch project: the repository's program, environments and tools, with its
+own state backend, passphrase, stack config and cluster, so the developer's dev stack is never
+touched. The scratch Pulumi.yaml points the Python runtime at the repository's .venv directly
+(the checked-in one lets the uv toolchain sync it first); everything else is the checked-in setup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from support.local_cluster import REPO_ROOT, free_port_base, wait_for
+
+from meridian.cluster.api import KubeApi
+from meridian.cluster.components import server_url
+from meridian.cluster.layout import Ports
+from meridian.engine import Stack
+from meridian.paths import Repo
+
+pytestmark = pytest.mark.slow
+
+LINKED = ("infra", "environments", "tools", "bin", "apps")
+TIMEOUT_S = 900
+PULUMI = str(REPO_ROOT / "bin" / "pulumi")
+
+
+@dataclass
+class Project:
+    root: Path
+    cluster_dir: Path
+    port_base: int
+
+    @property
+    def env(self) -> dict[str, str]:
+        keep = {k: v for k, v in os.environ.items() if not k.startswith(("MERIDIAN_", "PULUMI_"))}
+        return {
+            **keep,
+            "MERIDIAN_ROOT": str(self.root),
+            "MERIDIAN_CLUSTER_DIR": str(self.cluster_dir),
+            "MERIDIAN_CLUSTER_PORT_BASE": str(self.port_base),
+            "COLUMNS": "250",
+            "NO_COLOR": "1",
+        }
+
+    def meridian(self, *args: str, timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "meridian.cli", *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start_meridian(self, *args: str) -> subprocess.Popen[str]:
+        """In its own process group, so the whole tree (CLI, engine, plugins) can be killed at once."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "meridian.cli", *args],
+            cwd=self.root,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+    def pulumi_env(self) -> dict[str, str]:
+        """What `meridian` gives the engine in this project (its backend, its passphrase file)."""
+        with mock.patch.dict(os.environ, self.env, clear=True):
+            return Stack(Repo(self.root), "dev").environment()
+
+    def pulumi(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(REPO_ROOT / "bin" / "pulumi"), *args, "--stack", "dev", "--non-interactive"],
+            cwd=self.root,
+            env=self.pulumi_env(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
+
+    def start_pulumi(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(REPO_ROOT / "bin" / "pulumi"), *args, "--stack", "dev", "--non-interactive"],
+            cwd=self.root,
+            env=self.pulumi_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+    def api(self) -> KubeApi:
+        return KubeApi(server_url(Ports.from_base(self.port_base)), self.cluster_dir / "pki")
+
+    def locks(self) -> list[Path]:
+        return sorted((self.root / ".meridian" / "state" / ".pulumi" / "locks").glob("**/dev/*.json"))
+
+
+def namespace_exists(project: Project, name: str) -> bool:
+    with project.api() as api:
+        return api.exists(f"/api/v1/namespaces/{name}")
+
+
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    return (
+        f"exit {result.returncode}\n--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}"
+    )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    root = tmp_path_factory.mktemp("engine-project")
+    for name in LINKED:
+        (root / name).symlink_to(REPO_ROOT / name)
+    (root / "Pulumi.yaml").write_text(
+        "name: meridian\n"
+        "runtime:\n  name: python\n  options:\n"
+        f"    virtualenv: {REPO_ROOT / '.venv'}\n"
+        "main: infra/\n"
+    )
+    made = Project(root, root / "cluster", free_port_base())
+    yield made
+    made.meridian("destroy", "dev")
+    made.meridian("cluster", "down", "--local", "--purge")
+
+
+def test_up_creates_the_platform_then_a_second_up_changes_nothing_and_destroy_removes_it(project):
+    first = project.meridian("up", "dev")
+    assert first.returncode == 0, output(first)
+    assert "created" in first.stdout
+    # Charts cannot be fetched on this machine: each is skipped with one warning naming the mirror setting.
+    assert "set charts.argo-cd.repository in environments/dev/platform.yaml to a mirror" in first.stdout
+    assert namespace_exists(project, "orders") and namespace_exists(project, "inventory")
+    with project.api() as api:
+        quota = api.get("/api/v1/namespaces/orders/resourcequotas/compute")
+        deny = api.get("/apis/networking.k8s.io/v1/namespaces/inventory/networkpolicies/default-deny")
+    assert quota["spec"]["hard"]["pods"] == "3"
+    assert deny["spec"]["policyTypes"] == ["Ingress", "Egress"]
+
+    drift = project.meridian("drift", "dev")
+    assert drift.returncode == 0, output(drift)
+    assert "dev: no drift" in drift.stdout
+
+    second = project.meridian("up", "dev")
+    assert second.returncode == 0, output(second)
+    assert " created" not in second.stdout and "unchanged" in second.stdout
+
+    destroyed = project.meridian("destroy", "dev")
+    assert destroyed.returncode == 0, output(destroyed)
+    wait_for(lambda: not namespace_exists(project, "orders"), "namespace orders deleted")
+
+
+def test_a_second_concurrent_update_is_refused_by_the_lock(project):
+    first = project.start_pulumi("up", "--yes", "--skip-preview")
+    try:
+        wait_for(lambda: bool(project.locks()) or first.poll() is not None, "the first update holds the lock")
+        assert first.poll() is None, first.stdout.read() if first.stdout else ""
+        raw = project.pulumi("up", "--yes", "--skip-preview")
+        wrapped = project.meridian("up", "dev")
+    finally:
+        first_out, _ = first.communicate(timeout=TIMEOUT_S)
+    assert first.returncode == 0, first_out
+    assert raw.returncode != 0
+    assert "the stack is currently locked" in raw.stderr + raw.stdout
+    assert wrapped.returncode == 3, output(wrapped)
+    assert "locked by a running update" in wrapped.stderr
+
+
+def test_an_update_killed_mid_way_is_recovered(project):
+    project.meridian("destroy", "dev")
+    running = project.start_meridian("up", "dev")
+    wait_for(
+        lambda: namespace_exists(project, "argocd") or running.poll() is not None,
+        "the update has started creating objects",
+    )
+    os.killpg(running.pid, signal.SIGKILL)
+    running.wait(timeout=60)
+    time.sleep(1)  # let the killed plugins' sockets close
+    assert project.locks(), "a killed update leaves its lock behind"
+
+    refused = project.meridian("up", "dev")
+    assert refused.returncode == 3, output(refused)
+    assert "meridian recover dev" in refused.stderr
+
+    recovered = project.meridian("recover", "dev")
+    assert recovered.returncode == 0, output(recovered)
+    assert "removed the stale lock" in recovered.stdout
+    assert not project.locks()
+    exported = project.pulumi("stack", "export")
+    assert exported.returncode == 0, output(exported)
+    assert not json.loads(exported.stdout)["deployment"].get("pending_operations")
+
+    again = project.meridian("up", "dev")
+    assert again.returncode == 0, output(again)
