@@ -11,10 +11,15 @@ from meridian import __version__
 from meridian.commands import (
     cluster,
     doctor,
+    history,
+    lock,
     policy,
+    promote,
     render,
+    rollback,
     secrets,
     stack,
+    status,
     tools,
     validate,
 )
@@ -51,6 +56,12 @@ app.command("render")(render.render)
 app.add_typer(tools.app, name="tools")
 app.add_typer(policy.app, name="policy")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(promote.app, name="promote")
+app.command("rollback")(rollback.rollback)
+app.command("lock")(lock.lock)
+app.command("unlock")(lock.unlock)
+app.command("status")(status.status)
+app.command("history")(history.history)
 app.add_typer(cluster.app, name="cluster")
 app.command("validate")(validate.validate)
 app.command("up")(stack.up)

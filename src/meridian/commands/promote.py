@@ -1,0 +1,250 @@
+"""`meridian promote`: move versions dev → staging → prod by branches and pull requests.
+
+meridian promote APP --to ENV [--version V] [--push]     promote (the default sub-command)
+meridian promote plan APP --to ENV                       the same checks and diff, changing nothing
+meridian promote check [BASE..HEAD]                      is a change a legal promotion? (CI)
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
+
+from meridian.console import err, out
+from meridian.errors import InputError, RefusedError
+from meridian.paths import find_repo
+from meridian.policy import gate
+from meridian.promote import check as checking
+from meridian.promote import clock, engine, report
+from meridian.promote.facts import Overrides
+
+# Typer vendors its click privately, so the context and formatter types below are not public:
+# they are annotated as Any.
+
+
+class _PromoteByDefault(TyperGroup):
+    """`meridian promote orders --to prod` runs the hidden `run` sub-command: promoting is what
+    the group is for; `plan` and `check` are its other sub-commands."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+class _UsageOfGroup(TyperCommand):
+    """Usage lines say `meridian promote APP…`, not the hidden sub-command's name."""
+
+    def format_usage(self, ctx: Any, formatter: Any) -> None:
+        path = ctx.parent.command_path if ctx.parent else ctx.command_path
+        formatter.write_usage(path, " ".join(self.collect_usage_pieces(ctx)))
+
+
+app = typer.Typer(
+    cls=_PromoteByDefault,
+    help="Promote apps dev → staging → prod through branches and pull requests: "
+    "`meridian promote APP --to ENV [--push]`, or one of the commands below.",
+    no_args_is_help=True,
+)
+
+
+class Checker(StrEnum):
+    CONFTEST = "conftest"
+    CHECKOV = "checkov"
+    SECRETS = "secrets"
+
+
+Targets = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="APP...", help="Apps or bundles to promote (an app of a bundle brings its bundle)."
+    ),
+]
+To = Annotated[str, typer.Option("--to", help="The environment to promote into.")]
+Version = Annotated[
+    str | None,
+    typer.Option("--version", help="The version to promote (default: what the previous env runs)."),
+]
+Digest = Annotated[
+    str | None, typer.Option("--digest", help="sha256:… of the image (for the first environment).")
+]
+Source = Annotated[
+    str | None,
+    typer.Option("--from", help="The environment promoted from; only the previous one is allowed."),
+]
+AllChanged = Annotated[
+    bool, typer.Option("--all-changed", help="Every app whose version differs from the previous environment.")
+]
+Emergency = Annotated[
+    str | None, typer.Option("--emergency", metavar="REASON", help="Promote during a freeze window.")
+]
+BreakGlass = Annotated[
+    str | None, typer.Option("--break-glass", metavar="REASON", help="Promote into a locked environment.")
+]
+ReleaseHold = Annotated[
+    bool, typer.Option("--release-hold", help="Promote an app held after a rollback, releasing the hold.")
+]
+Skip = Annotated[
+    list[Checker] | None,
+    typer.Option("--skip", help="Leave a checker out of the policy gate (recorded in the commit)."),
+]
+Push = Annotated[bool, typer.Option("--push", help="Push the branch and open the pull request.")]
+Supersede = Annotated[
+    bool, typer.Option("--supersede", help="Replace pending promotions of the same app and environment.")
+]
+Base = Annotated[
+    str | None, typer.Option("--base", help="The pull request's base branch (default: the current branch).")
+]
+Remote = Annotated[str, typer.Option("--remote", help="The git remote to push to and compare with.")]
+
+
+def checkers(skip: list[Checker] | None) -> tuple[str, ...]:
+    left = tuple(c for c in gate.CHECKERS if c not in set(skip or ()))
+    if not left:
+        raise InputError("--skip leaves no checker in the policy gate")
+    return left
+
+
+def reason(flag: str, value: str | None) -> str:
+    if value is None:
+        return ""
+    if not value.strip():
+        raise InputError(f"{flag} needs a reason", hint=f'{flag} "why this cannot wait"')
+    return value.strip()
+
+
+def say(message: str) -> None:
+    err.print(f"[dim]{escape(message)}[/]")
+
+
+@app.command("run", hidden=True, cls=_UsageOfGroup)
+def run(  # noqa: PLR0917 - Typer passes one argument per option
+    targets: Targets = None,
+    to: To = "",
+    version: Version = None,
+    digest: Digest = None,
+    source: Source = None,
+    all_changed: AllChanged = False,
+    emergency: Emergency = None,
+    break_glass: BreakGlass = None,
+    release_hold: ReleaseHold = False,
+    push: Push = False,
+    supersede: Supersede = False,
+    base: Base = None,
+    remote: Remote = "origin",
+    skip: Skip = None,
+) -> None:
+    """Promote an app (or bundle) into ENV on a new branch promote/APP/ENV/VERSION.
+
+    Exit 0 done or nothing to do, 1 refused by a rule or the gate, 2 bad input, 3 a pending
+    promotion of the same app and environment."""
+    request = _request(
+        targets, to, version, digest, source, all_changed, emergency, break_glass, release_hold
+    )
+    options = engine.Options(
+        now=clock.now(),
+        push=push,
+        supersede=supersede,
+        checkers=checkers(skip),
+        remote=remote,
+        base=base,
+        say=say,
+    )
+    _run(request, options)
+
+
+@app.command("plan", cls=TyperCommand)
+def plan(  # noqa: PLR0917 - Typer passes one argument per option
+    targets: Targets = None,
+    to: To = "",
+    version: Version = None,
+    digest: Digest = None,
+    source: Source = None,
+    all_changed: AllChanged = False,
+    emergency: Emergency = None,
+    break_glass: BreakGlass = None,
+    release_hold: ReleaseHold = False,
+    remote: Remote = "origin",
+    skip: Skip = None,
+) -> None:
+    """The checks and the rendered diff of a promotion, changing nothing.
+
+    Exit 0 when it would go through, 1 when a rule or the gate would refuse it."""
+    request = _request(
+        targets, to, version, digest, source, all_changed, emergency, break_glass, release_hold
+    )
+    options = engine.Options(now=clock.now(), plan=True, checkers=checkers(skip), remote=remote, say=say)
+    _run(request, options)
+
+
+def _request(  # noqa: PLR0917 - the command's options, in the command's order
+    targets: list[str] | None,
+    to: str,
+    version: str | None,
+    digest: str | None,
+    source: str | None,
+    all_changed: bool,
+    emergency: str | None,
+    break_glass: str | None,
+    release_hold: bool,
+) -> engine.Request:
+    if not to:
+        raise InputError("say which environment to promote into", hint="--to staging, --to prod, …")
+    return engine.Request(
+        to=to,
+        targets=tuple(targets or ()),
+        all_changed=all_changed,
+        version=version,
+        digest=digest,
+        source=source,
+        overrides=Overrides(
+            emergency=reason("--emergency", emergency),
+            break_glass=reason("--break-glass", break_glass),
+            release_hold=release_hold,
+        ),
+    )
+
+
+def _run(request: engine.Request, options: engine.Options) -> None:
+    outcomes = engine.promote(find_repo(), request, options)
+    report.show(outcomes, out, remote=options.remote, diff=options.plan)
+    error = report.error_for(outcomes)
+    if error is not None:
+        raise error
+
+
+@app.command("check", cls=TyperCommand)
+def check(
+    commits: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[BASE..HEAD]", help="The change to check (default: origin's default branch..HEAD)."
+        ),
+    ] = None,
+    remote: Remote = "origin",
+    skip: Skip = None,
+) -> None:
+    """Check that a change (a pull request) is a legal promotion.
+
+    One target environment, only version fields, versions that run upstream, every rule as of
+    BASE. Exit 0 legal (or no promotion at all), 1 refused, 2 bad range."""
+    repo = find_repo()
+    result = checking.check(repo, commits, now=clock.now(), checkers=checkers(skip), remote=remote, say=say)
+    span = f"{result.merge_base[:10]}..{result.head[:10]}"
+    for note in result.notes:
+        out.print(f"[dim]=[/] {escape(span)}: {escape(note)}")
+    for checked in result.apps:
+        mark = "[red]✗[/]" if checked.denials else "[green]✓[/]"
+        out.print(
+            f"{mark} {checked.kind} of {checked.app} {escape(checked.previous)} → {escape(checked.version)}"
+            f" in {checked.env}"
+        )
+    if result.gate_summary:
+        out.print(f"  policy gate: {escape(result.gate_summary)}")
+    if result.denials:
+        lines = "\n".join(f"  {d}" for d in result.denials)
+        raise RefusedError(f"not a legal promotion:\n{lines}")

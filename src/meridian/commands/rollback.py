@@ -1,0 +1,58 @@
+"""`meridian rollback APP --env ENV [--to V]`: restore an earlier version, byte for byte, by pull request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from meridian.commands.promote import Base, BreakGlass, Push, Remote, Skip, Supersede, checkers, reason, say
+from meridian.console import out
+from meridian.paths import find_repo
+from meridian.promote import clock, engine, report
+from meridian.promote.facts import Overrides
+
+
+def rollback(  # noqa: PLR0917 - Typer passes one argument per option
+    app: Annotated[str, typer.Argument(help="The app to roll back.")],
+    env: Annotated[str, typer.Option("--env", help="The environment to roll back in.")],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="The version to restore (default: the one before the current version)."),
+    ] = None,
+    why: Annotated[
+        str | None, typer.Option("--reason", help="Why: recorded in the commit and on the hold.")
+    ] = None,
+    break_glass: BreakGlass = None,
+    push: Push = False,
+    supersede: Supersede = False,
+    base: Base = None,
+    remote: Remote = "origin",
+    skip: Skip = None,
+) -> None:
+    """Restore an earlier version of APP in ENV, byte for byte from history, by pull request.
+
+    Through the policy gate, on a branch rollback/APP/ENV/VERSION; the app is then held there
+    until a promotion releases it (--release-hold). Exit 0 done or nothing to do, 1 refused,
+    2 bad input, 3 a pending promotion of the same app and environment."""
+    request = engine.RollbackRequest(
+        app=app,
+        env=env,
+        version=to,
+        reason=reason("--reason", why),
+        overrides=Overrides(break_glass=reason("--break-glass", break_glass)),
+    )
+    options = engine.Options(
+        now=clock.now(),
+        push=push,
+        supersede=supersede,
+        checkers=checkers(skip),
+        remote=remote,
+        base=base,
+        say=say,
+    )
+    outcome = engine.rollback(find_repo(), request, options)
+    report.show([outcome], out, remote=remote)
+    error = report.error_for([outcome])
+    if error is not None:
+        raise error

@@ -1,0 +1,46 @@
+"""A temporary git worktree where a promotion is written, rendered, gated and committed.
+
+The user's checkout is never touched: HEAD, the index and the working tree stay as they were
+whether the promotion succeeds or is refused, and two promotions can run side by side. The
+worktree borrows the checkout's built tools (bin/, .meridian/), which git does not carry.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from meridian.paths import Repo
+from meridian.promote.git import Git
+
+
+@dataclass(frozen=True)
+class WorktreeRepo(Repo):
+    """A worktree seen as a Meridian checkout whose tools live in `home`."""
+
+    home: Repo
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.home.bin_dir
+
+    @property
+    def local_dir(self) -> Path:
+        return self.home.local_dir
+
+
+@contextmanager
+def worktree(repo: Repo, git: Git, rev: str) -> Iterator[tuple[WorktreeRepo, Git]]:
+    """A detached worktree of `rev`, removed afterwards whatever happens inside."""
+    parent = Path(tempfile.mkdtemp(prefix="meridian-promote-"))
+    path = parent / "tree"
+    try:
+        git.add_worktree(path, rev)
+        yield WorktreeRepo(path, repo), Git(path)
+    finally:
+        git.remove_worktree(path)
+        shutil.rmtree(parent, ignore_errors=True)
