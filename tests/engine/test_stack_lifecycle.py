@@ -103,6 +103,19 @@ class Project:
             start_new_session=True,
         )
 
+    def plugin_processes(self) -> list[int]:
+        """Engine plugins started from this project's bin/ link (their command line names it)."""
+        prefix = str(self.root / "bin") + "/"
+        found = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                argv0 = (proc / "cmdline").read_bytes().split(b"\0")[0].decode()
+            except OSError:
+                continue
+            if argv0.startswith(prefix):
+                found.append(int(proc.name))
+        return found
+
     def api(self) -> KubeApi:
         return KubeApi(server_url(Ports.from_base(self.port_base)), self.cluster_dir / "pki")
 
@@ -135,6 +148,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     made = Project(root, root / "cluster", free_port_base())
     yield made
     made.meridian("destroy", "dev")
+    for pid in made.plugin_processes():
+        os.kill(pid, signal.SIGKILL)
     made.meridian("cluster", "down", "--local", "--purge")
 
 
@@ -189,6 +204,9 @@ def test_an_update_killed_mid_way_is_recovered(project):
     )
     os.killpg(running.pid, signal.SIGKILL)
     running.wait(timeout=60)
+    # The engine starts its plugins in process groups of their own: kill them as a crash would.
+    for pid in project.plugin_processes():
+        os.kill(pid, signal.SIGKILL)
     time.sleep(1)  # let the killed plugins' sockets close
     assert project.locks(), "a killed update leaves its lock behind"
 
