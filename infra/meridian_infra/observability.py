@@ -141,7 +141,7 @@ def loki_values(spec: EnvironmentSpec) -> dict[str, Any]:
     return values
 
 
-ALLOY_CONFIG = f"""// Tail every pod's logs through the Kubernetes API and ship them to Loki with their labels.
+ALLOY_CONFIG = f"""// Tail every pod's logs through the Kubernetes API; ship them to Loki with their labels.
 discovery.kubernetes "pods" {{
   role = "pod"
 }}

@@ -19,7 +19,7 @@ SERVICE_ADDRESS = f"http://vault.{NAMESPACE}.svc:8200"
 
 
 def raft_config(spec: EnvironmentSpec, seal_stanza: str) -> str:
-    """Vault's server HCL for Raft: every replica retries joining the others through their stable DNS names."""
+    """Vault's server HCL for Raft: every replica retries joining the others by their stable DNS names."""
     joins = "\n".join(
         f'    retry_join {{\n      leader_api_addr = "http://vault-{i}.vault-internal:8200"\n    }}'
         for i in range(spec.vault.replicas)
@@ -32,8 +32,9 @@ def raft_config(spec: EnvironmentSpec, seal_stanza: str) -> str:
     )
 
 
-def helm_values(spec: EnvironmentSpec, server_config: pulumi.Input[str],
-                dev_root_token: pulumi.Input[str]) -> dict[str, Any]:
+def helm_values(
+    spec: EnvironmentSpec, server_config: pulumi.Input[str], dev_root_token: pulumi.Input[str]
+) -> dict[str, Any]:
     ha = spec.vault.mode is VaultMode.HA
     values: dict[str, Any] = {
         "global": {"enabled": True},
@@ -85,15 +86,23 @@ def server_config(spec: EnvironmentSpec, seal_settings: pulumi.Input[str] | None
         return raft_config(spec, "")
     if seal_settings is None:
         raise SealNotConfigured(spec.vault.seal)
-    return pulumi.Output.secret(
-        pulumi.Output.from_input(seal_settings).apply(lambda s: raft_config(spec, seal_stanza(spec.vault.seal, s)))
+    with_seal = pulumi.Output.from_input(seal_settings).apply(
+        lambda settings: raft_config(spec, seal_stanza(spec.vault.seal, settings))
     )
+    return pulumi.Output.secret(with_seal)
 
 
 class VaultRelease(pulumi.ComponentResource):
-    def __init__(self, spec: EnvironmentSpec, charts: Charts, namespace: pulumi.Resource,
-                 seal_settings: pulumi.Input[str] | None, dev_root_token: pulumi.Input[str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        spec: EnvironmentSpec,
+        charts: Charts,
+        namespace: pulumi.Resource,
+        *,
+        seal_settings: pulumi.Input[str] | None,
+        dev_root_token: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("meridian:platform:Vault", "vault", None, opts)
         values = helm_values(spec, server_config(spec, seal_settings), dev_root_token)
         self.release = charts.release("vault", values, parent=self, depends_on=[namespace])
