@@ -50,8 +50,8 @@ def declare_platform(spec: EnvironmentSpec, access: ClusterAccess, *, probe_char
     Network(spec, charts, cluster.provider, namespaces.namespaces["tigera-operator"], on_cluster)
     argocd = ArgoCD(spec, charts, cluster.provider, namespaces.namespaces["argocd"], on_cluster)
     dev_root_token = random.RandomPassword("vault-dev-root-token", length=32, special=False)
-    vault = VaultRelease(spec, charts, namespaces.namespaces["vault"], secrets.vault_seal,
-                         pulumi.Output.secret(dev_root_token.result), on_cluster)
+    vault = VaultRelease(spec, charts, namespaces.namespaces["vault"], seal_settings=secrets.vault_seal,
+                         dev_root_token=pulumi.Output.secret(dev_root_token.result), opts=on_cluster)
     observability = Observability(spec, charts, namespaces.namespaces["monitoring"], secrets.alert_receivers,
                                   on_cluster)
     return Platform(cluster=cluster, namespaces=namespaces, charts=charts, argocd=argocd, vault=vault,

@@ -168,7 +168,7 @@ def probe(repo: Repo, tool: Tool) -> ToolStatus:
             command,
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=180,  # checkov alone needs over a minute on a loaded machine
             env=tool_env(repo),
             check=False,
         )
