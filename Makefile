@@ -10,7 +10,7 @@ RUN := $(UV) run --frozen --quiet
 MERIDIAN := $(RUN) meridian
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: help tools up test lint typecheck test-python schema render clean test-go proto bench-apps test-policy bench-policy dashboards
+.PHONY: help tools up test lint typecheck test-python schema render clean test-go proto bench-apps test-policy bench-policy bench-preview dashboards
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ test-policy: ## Rego unit tests of the policy gate, coverage printed (fails unde
 
 bench-policy: tools ## time the policy gate: environments, synthetic repos, overhead over conftest (figures, not a test)
 	$(RUN) python benchmarks/policy/bench.py
+
+bench-preview: tools ## time pulumi preview of the three stacks: fixed cost and cost per resource (figures, not a test)
+	$(RUN) python benchmarks/preview/bench.py
 
 dashboards: ## regenerate apps/*/dashboards/*.json from infra/meridian_infra/dashboards.py (never edit them)
 	$(RUN) python -m meridian_infra.dashboards

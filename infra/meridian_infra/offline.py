@@ -18,6 +18,7 @@ from pulumi.runtime.mocks import MockMonitor
 from meridian_infra.cluster import ClusterAccess
 from meridian_infra.program import Platform, StackSecrets, declare_platform
 from meridian_infra.spec.models import EnvironmentSpec
+from meridian_infra.vault_settings import DatabaseAdmin, VaultConnection
 
 DEPLOY_TIME = "<generated at deploy time>"
 FROM_STACK = "<from the stack's encrypted config>"
@@ -126,7 +127,9 @@ def record_platform(spec: EnvironmentSpec, access: ClusterAccess | None = None) 
 
     def program() -> None:
         holder["platform"] = declare_platform(
-            spec, access or ClusterAccess(kubeconfig=OFFLINE_KUBECONFIG), probe_charts=False,
+            spec,
+            access or ClusterAccess(kubeconfig=OFFLINE_KUBECONFIG),
+            probe_charts=False,
             secrets=offline_secrets(spec),
         )
 
@@ -140,9 +143,11 @@ _SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb4
 
 def offline_secrets(spec: EnvironmentSpec) -> StackSecrets:
     """Placeholders for every stack secret the spec asks for, so offline runs declare what `up` would."""
+    admins = {app: DatabaseAdmin(FROM_STACK, FROM_STACK) for app in spec.apps}
     return StackSecrets(
         vault_seal=FROM_STACK,
         alert_receivers={route.receiver: FROM_STACK for route in spec.observability.alert_routes},
+        vault=VaultConnection(token=FROM_STACK, database_admins=admins),
     )
 
 

@@ -17,9 +17,11 @@ from meridian_infra.cluster import ClusterAccess, ClusterConnection
 from meridian_infra.helm import Charts
 from meridian_infra.namespaces import Namespaces
 from meridian_infra.network import Network
-from meridian_infra.observability import Observability
+from meridian_infra.observability import AppObservability, Observability
 from meridian_infra.spec.models import EnvironmentSpec
 from meridian_infra.vault import VaultRelease
+from meridian_infra.vault_config import declare_vault_configuration
+from meridian_infra.vault_settings import VaultConnection
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class StackSecrets:
 
     vault_seal: pulumi.Input[str] | None = None  # body of Vault's seal block (auto-unseal)
     alert_receivers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # receiver -> webhook URL
+    vault: VaultConnection | None = None  # how the program reaches Vault to configure it
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,9 @@ class Platform:
     observability: Observability
 
 
-def declare_platform(spec: EnvironmentSpec, access: ClusterAccess, *, probe_charts: bool,
-                     secrets: StackSecrets | None = None) -> Platform:
+def declare_platform(
+    spec: EnvironmentSpec, access: ClusterAccess, *, probe_charts: bool, secrets: StackSecrets | None = None
+) -> Platform:
     secrets = secrets or StackSecrets()
     cluster = ClusterConnection(spec, access)
     on_cluster = pulumi.ResourceOptions(provider=cluster.provider)
@@ -50,12 +54,27 @@ def declare_platform(spec: EnvironmentSpec, access: ClusterAccess, *, probe_char
     Network(spec, charts, cluster.provider, namespaces.namespaces["tigera-operator"], on_cluster)
     argocd = ArgoCD(spec, charts, cluster.provider, namespaces.namespaces["argocd"], on_cluster)
     dev_root_token = random.RandomPassword("vault-dev-root-token", length=32, special=False)
-    vault = VaultRelease(spec, charts, namespaces.namespaces["vault"], seal_settings=secrets.vault_seal,
-                         dev_root_token=pulumi.Output.secret(dev_root_token.result), opts=on_cluster)
-    observability = Observability(spec, charts, namespaces.namespaces["monitoring"], secrets.alert_receivers,
-                                  on_cluster)
-    return Platform(cluster=cluster, namespaces=namespaces, charts=charts, argocd=argocd, vault=vault,
-                    observability=observability)
+    vault = VaultRelease(
+        spec,
+        charts,
+        namespaces.namespaces["vault"],
+        seal_settings=secrets.vault_seal,
+        dev_root_token=pulumi.Output.secret(dev_root_token.result),
+        opts=on_cluster,
+    )
+    declare_vault_configuration(spec, vault, secrets.vault, pulumi.ResourceOptions(parent=vault))
+    observability = Observability(
+        spec, charts, namespaces.namespaces["monitoring"], secrets.alert_receivers, on_cluster
+    )
+    AppObservability(spec, observability, namespaces.namespaces, on_cluster)
+    return Platform(
+        cluster=cluster,
+        namespaces=namespaces,
+        charts=charts,
+        argocd=argocd,
+        vault=vault,
+        observability=observability,
+    )
 
 
 def export_outputs(platform: Platform) -> None:

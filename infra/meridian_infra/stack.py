@@ -24,13 +24,21 @@ from meridian_infra.vault_settings import VaultSettingsError, read_vault_connect
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def project_root() -> Path:
+    """The Pulumi project being run: the engine starts the program in its `main` folder, so the
+    nearest folder above the working directory that holds Pulumi.yaml; else this checkout."""
+    here = Path.cwd().resolve()
+    return next((p for p in (here, *here.parents) if (p / "Pulumi.yaml").is_file()), REPO_ROOT)
+
+
 def local_kubeconfig(root: Path) -> Path:
     """Written by `meridian cluster up --local` (into $MERIDIAN_CLUSTER_DIR when that is set)."""
     override = os.environ.get("MERIDIAN_CLUSTER_DIR", "").strip()
     return (Path(override) if override else root / ".meridian" / "cluster") / "kubeconfig"
 
 
-def run(root: Path = REPO_ROOT) -> None:
+def run(root: Path | None = None) -> None:
+    root = root or project_root()
     config = pulumi.Config("meridian")
     env = config.get("environment") or pulumi.get_stack()
     try:
@@ -50,12 +58,21 @@ def run(root: Path = REPO_ROOT) -> None:
         )
         # meridian:alertReceivers is a secret object {receiver: webhook URL}.
         receivers = config.get_secret_object("alertReceivers")
-        urls = {} if receivers is None else {
-            route.receiver: receivers.apply(lambda found, name=route.receiver: (found or {}).get(name, ""))
-            for route in spec.observability.alert_routes
-        }
-        secrets = StackSecrets(vault_seal=config.get_secret("vaultSeal"), alert_receivers=urls,
-                               vault=read_vault_connection(config))
+        urls = (
+            {}
+            if receivers is None
+            else {
+                route.receiver: receivers.apply(
+                    lambda found, name=route.receiver: (found or {}).get(name, "")
+                )
+                for route in spec.observability.alert_routes
+            }
+        )
+        secrets = StackSecrets(
+            vault_seal=config.get_secret("vaultSeal"),
+            alert_receivers=urls,
+            vault=read_vault_connection(config),
+        )
         export_outputs(declare_platform(spec, access, probe_charts=True, secrets=secrets))
     except (SpecError, ClusterUnavailable, ChartUnavailable, SealNotConfigured, VaultSettingsError) as exc:
         # A plain message instead of a Python traceback in `pulumi up`'s diagnostics.
