@@ -103,3 +103,16 @@ def test_only_orders_may_call_inventory(rendered):
         }],
         "ports": [{"protocol": "TCP", "port": 50051}],
     }]
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_vault_agent_has_a_token_the_app_container_does_not(rendered, app):
+    # With automountServiceAccountToken off, the injector finds no token unless it is named here;
+    # pods would then start without their database credentials.
+    pod = _deployment(rendered["prod", app], app)["spec"]["template"]
+    volume = pod["metadata"]["annotations"]["vault.hashicorp.com/agent-service-account-token-volume-name"]
+    (projected,) = [v for v in pod["spec"]["volumes"] if v["name"] == volume]
+    assert projected["projected"]["sources"][0]["serviceAccountToken"]["path"] == "token"
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    container = pod["spec"]["containers"][0]
+    assert volume not in {mount["name"] for mount in container.get("volumeMounts", [])}
