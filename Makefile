@@ -36,8 +36,9 @@ lint: ## ruff, formatting and shell scripts
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 
-typecheck: ## mypy, strict on the CLI package
+typecheck: ## mypy, strict on the CLI package and the inventory service
 	$(RUN) mypy
+	cd apps/inventory && ../../$(UV) run --frozen --quiet mypy
 
 test-python: ## pytest: CLI, platform program (Pulumi mocks), apps, policies, end to end
 	$(RUN) pytest
