@@ -21,8 +21,12 @@ def rendered(repo_root):
     result = {}
     for env in ENVS:
         for app in APPS:
-            text = subprocess.run([kustomize, "build", repo_root / "environments" / env / "apps" / app],
-                                  capture_output=True, text=True, check=True).stdout
+            text = subprocess.run(
+                [kustomize, "build", repo_root / "environments" / env / "apps" / app],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             docs = list(YAML(typ="safe").load_all(text))
             result[env, app] = {(d["kind"], d["metadata"]["name"]): d for d in docs}
     return result
@@ -43,8 +47,16 @@ def test_every_spec_app_has_an_overlay_and_no_overlay_lacks_an_app(repo_root, en
 @pytest.mark.parametrize("app", APPS)
 def test_overlay_renders_everything_a_service_needs(rendered, env, app):
     kinds = {kind for kind, _ in rendered[env, app]}
-    assert {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "HorizontalPodAutoscaler",
-            "NetworkPolicy", "ServiceMonitor", "ConfigMap"} <= kinds
+    assert {
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "NetworkPolicy",
+        "ServiceMonitor",
+        "ConfigMap",
+    } <= kinds
     headless = rendered[env, app]["Service", f"{app}-headless"]
     assert headless["spec"]["clusterIP"] == "None"
     assert all(obj["metadata"]["namespace"] == app for obj in rendered[env, app].values())
@@ -96,13 +108,17 @@ def test_quota_sidecar_allowance_matches_the_vault_agent_annotations(rendered, a
 def test_only_orders_may_call_inventory(rendered):
     policy = rendered["prod", "inventory"]["NetworkPolicy", "inventory"]
     grpc = [rule for rule in policy["spec"]["ingress"] if rule["ports"][0]["port"] == 50051]
-    assert grpc == [{
-        "from": [{
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "orders"}},
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "orders"}},
-        }],
-        "ports": [{"protocol": "TCP", "port": 50051}],
-    }]
+    assert grpc == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "orders"}},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "orders"}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 50051}],
+        }
+    ]
 
 
 @pytest.mark.parametrize("app", APPS)

@@ -151,8 +151,12 @@ def test_kubeconfig_and_generated_passwords_are_secret(repo_root, env):
     seen: dict[str, bool] = {}
 
     def program():
-        platform = declare_platform(spec, ClusterAccess(kubeconfig="apiVersion: v1"), probe_charts=False,
-                                    secrets=offline_secrets(spec))
+        platform = declare_platform(
+            spec,
+            ClusterAccess(kubeconfig="apiVersion: v1"),
+            probe_charts=False,
+            secrets=offline_secrets(spec),
+        )
 
         async def secretness():
             seen["kubeconfig"] = await platform.cluster.kubeconfig.is_secret()
