@@ -7,6 +7,7 @@ checks are exactly the ones the program hands to the engine. Values that only ex
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,18 +106,31 @@ class _RecordingMonitor(MockMonitor):
         return response
 
 
+def _ensure_event_loop() -> None:
+    # The SDK creates futures on the thread's current loop; a caller that ran asyncio.run()
+    # before (a gRPC aio server, say) leaves none behind.
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def run_with_mocks(
+    program: Callable[[], Any], mocks: pulumi.runtime.Mocks, monitor: Any, *, stack: str
+) -> None:
+    """Run `program` once under `mocks`, registering with `monitor`; may run many times per process."""
+    _ensure_event_loop()
+    pulumi_settings.ROOT.set(None)  # a fresh root stack per run, so several stacks can run in one process
+    pulumi.runtime.set_mocks(mocks, project="meridian", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.test(program)()
+
+
 def run_offline(program: Callable[[], Any], *, stack: str) -> Recording:
     """Run `program` under recording mocks and return every resource it registered."""
     recording = Recording()
-    pulumi_settings.ROOT.set(None)  # a fresh root stack per run, so several stacks can run in one process
-    pulumi.runtime.set_mocks(
-        RecordingMocks(),
-        project="meridian",
-        stack=stack,
-        preview=False,
-        monitor=_RecordingMonitor(RecordingMocks(), recording),
-    )
-    pulumi.runtime.test(program)()
+    run_with_mocks(program, RecordingMocks(), _RecordingMonitor(RecordingMocks(), recording), stack=stack)
     recording.declared.sort(key=lambda d: d.urn)
     return recording
 

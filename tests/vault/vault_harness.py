@@ -32,12 +32,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from meridian_infra.offline import run_with_mocks
 from meridian_infra.vault_config import DatabaseTarget
 from meridian_infra.vault_objects import VaultObjectProvider
 from meridian_infra.vault_settings import DatabaseAdmin
 from psycopg import sql
 from pulumi.runtime import rpc
-from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockMonitor
 from support.ports import free_port
 from support.postgres import PostgresServer
@@ -201,9 +201,7 @@ def _unwrap(value: Any) -> Any:
 
 def register(program: Callable[[], Any]) -> list[Registered]:
     monitor = _RegistrationMonitor()
-    pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(_Mocks(), project="meridian", stack="vault-test", preview=False, monitor=monitor)
-    pulumi.runtime.test(program)()
+    run_with_mocks(program, _Mocks(), monitor, stack="vault-test")
     return monitor.registered
 
 
