@@ -138,7 +138,8 @@ def _wait_established(api: KubeApi, name: str) -> None:
     deadline = time.monotonic() + CRD_ESTABLISHED_TIMEOUT_S
     while time.monotonic() < deadline:
         body = api.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
-        conditions = body.get("status", {}).get("conditions", [])
+        # A CRD read right after its creation has a status whose conditions are still null.
+        conditions = (body.get("status") or {}).get("conditions") or []
         if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
             return
         time.sleep(0.2)

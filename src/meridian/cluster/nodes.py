@@ -69,7 +69,7 @@ def ready_nodes(api: KubeApi, names: list[str]) -> list[str]:
     listed = api.get("/api/v1/nodes", params={"labelSelector": "=".join(NODE_LABEL)})
     ready = []
     for item in listed.get("items", []):
-        conditions = item.get("status", {}).get("conditions", [])
+        conditions = (item.get("status") or {}).get("conditions") or []
         if item["metadata"]["name"] in names and any(
             c.get("type") == "Ready" and c.get("status") == "True" for c in conditions
         ):
