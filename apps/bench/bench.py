@@ -7,7 +7,9 @@ generator, the maximum QPS (unbounded request rate) and p50/p99 latency of:
   orders.GetOrder        the Go service, the same with MIDDLEWARE=off, a bare grpc-go server
   orders.CreateOrder     the Go service calling inventory, both with MIDDLEWARE=off, a bare server
 
-then counts the TCP connections orders opens to inventory over 10,000 CreateOrder calls.
+and, for each service with its middleware on, p50/p99 with one call in flight and at half of the
+maximum QPS (ghz --rps); then counts the TCP connections orders opens to inventory over 10,000
+CreateOrder calls.
 
 Servers (and PostgreSQL) are pinned to one CPU and ghz to another with taskset, so the load
 generator does not steal the servers' cycles. On a machine with one CPU nothing is pinned.
@@ -87,7 +89,16 @@ def cpu_layout() -> tuple[list[str], list[str]]:
     return ["taskset", "-c", str(cpus[0])], ["taskset", "-c", ",".join(str(c) for c in cpus[1:])]
 
 
-def ghz(load_cpus: list[str], address: str, target: Target, *, seconds: float = 0, total: int = 0) -> Result:
+def ghz(
+    load_cpus: list[str],
+    address: str,
+    target: Target,
+    *,
+    seconds: float = 0,
+    total: int = 0,
+    concurrency: int = 32,
+    rps: int = 0,
+) -> Result:
     argv = [
         *load_cpus,
         str(GHZ),
@@ -96,7 +107,8 @@ def ghz(load_cpus: list[str], address: str, target: Target, *, seconds: float = 
         f"--import-paths={PROTO}",
         f"--call={target.call}",
         f"--data={target.data}",
-        "--concurrency=32",
+        f"--concurrency={concurrency}",
+        f"--rps={rps}",  # 0: as fast as the server answers
         "--connections=1",
         "--format=json",
     ]
@@ -117,9 +129,11 @@ def ghz(load_cpus: list[str], address: str, target: Target, *, seconds: float = 
     return Result(report["rps"], latencies.get(50, float("nan")), latencies.get(99, float("nan")), errors)
 
 
-def measure(load_cpus: list[str], address: str, target: Target, seconds: float) -> Result:
+def measure(
+    load_cpus: list[str], address: str, target: Target, seconds: float, *, concurrency: int = 32, rps: int = 0
+) -> Result:
     ghz(load_cpus, address, target, seconds=1)  # warm-up: connections, pools and caches fill
-    return ghz(load_cpus, address, target, seconds=seconds)
+    return ghz(load_cpus, address, target, seconds=seconds, concurrency=concurrency, rps=rps)
 
 
 class Bench:
@@ -166,6 +180,9 @@ class Bench:
             "LOG_LEVEL": "warning",
             "DB_POOL_MAX": "20",
             "INVENTORY_TARGET": f"ipv4:{inventory.address}",
+            # Pinned after it starts, so Go would size its scheduler for every CPU; the baseline is
+            # started pinned and gets one.
+            **({"GOMAXPROCS": "1"} if self.server_cpus else {}),
             **extra,
         }
         process = processes.start_orders(
@@ -250,6 +267,8 @@ def fmt(result: Result) -> str:
 
 
 Rows = dict[str, dict[str, Result]]
+ONE_IN_FLIGHT = "one call in flight"
+HALF_LOAD = "at half max QPS"
 
 
 def measure_services(bench: Bench, load_cpus: list[str], seconds: float, rows: Rows) -> None:
@@ -266,7 +285,12 @@ def measure_services(bench: Bench, load_cpus: list[str], seconds: float, rows: R
             (get_order(order_id), orders.address),
             (CREATE_ORDER, orders.address),
         ):
-            rows.setdefault(target.title, {})[column] = measure(load_cpus, address, target, seconds)
+            results = rows.setdefault(target.title, {})
+            results[column] = measure(load_cpus, address, target, seconds)
+            if middleware == "on":
+                results[ONE_IN_FLIGHT] = measure(load_cpus, address, target, seconds, concurrency=1)
+                half = max(1, int(results[column].qps / 2))
+                results[HALF_LOAD] = measure(load_cpus, address, target, seconds, rps=half)
         bench.stop_all()
 
 
@@ -296,6 +320,8 @@ def report(rows: Rows, calls: int, seen: int, open_at_end: int) -> None:
         print(f"  service         {fmt(service)}  errors {service.errors}")
         print(f"  middleware off  {fmt(off)}  errors {off.errors}")
         print(f"  baseline        {fmt(base)}  errors {base.errors}")
+        print(f"  1 in flight     {fmt(results[ONE_IN_FLIGHT])}")
+        print(f"  half max QPS    {fmt(results[HALF_LOAD])}")
         print(
             f"  ratios: service/baseline QPS {service.qps / base.qps:.2f}, "
             f"middleware on/off QPS {service.qps / off.qps:.2f}, "

@@ -132,6 +132,32 @@ def test_concurrent_reservations_never_oversell(
     assert (item.available, item.reserved) == (0, 10)
 
 
+def test_concurrent_retries_of_one_order_take_its_stock_once(
+    inventory: RunningInventory, database: postgres.Database
+) -> None:
+    seed(database, ("SKU-1", "Widget", 3))
+    request = pb.ReserveRequest(order_id="order-1", sku="SKU-1", quantity=3)
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        replies = list(pool.map(lambda _: inventory.stub.Reserve(request), range(12)))
+    assert {reply.reservation.SerializeToString() for reply in replies} == {
+        replies[0].reservation.SerializeToString()
+    }
+    # Stock is gone now; a retry still gets the reservation it made, not a refusal.
+    assert inventory.stub.Reserve(request).reservation == replies[0].reservation
+    with psycopg.connect(database.conninfo()) as conn:
+        assert conn.execute("SELECT available, reserved FROM items").fetchone() == (0, 3)
+        assert conn.execute("SELECT count(*) FROM reservations").fetchone() == (1,)
+
+
+def test_a_refusal_names_the_sku_and_the_quantities(
+    inventory: RunningInventory, database: postgres.Database
+) -> None:
+    seed(database, ("SKU-1", "Widget", 2))
+    with pytest.raises(grpc.RpcError) as caught:
+        inventory.stub.Reserve(pb.ReserveRequest(order_id="order-1", sku="SKU-1", quantity=3))
+    assert "'SKU-1' has 2 units available, 3 were asked for" in (caught.value.details() or "")
+
+
 def test_release_returns_stock_once(inventory: RunningInventory, database: postgres.Database) -> None:
     seed(database, ("SKU-1", "Widget", 5))
     inventory.stub.Reserve(pb.ReserveRequest(order_id="order-1", sku="SKU-1", quantity=4))

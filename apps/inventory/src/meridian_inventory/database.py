@@ -32,8 +32,10 @@ async def connect(config: DatabaseConfig, *, autocommit: bool = False) -> psycop
 
 async def open_pool(config: DatabaseConfig) -> AsyncConnectionPool:
     # kwargs is a callable so the pool re-reads the credentials file for each new connection.
+    # Autocommit: a lone read is one round trip, not BEGIN, the query and the pool's ROLLBACK on
+    # return; writes that need a transaction open one explicitly (conn.transaction()).
     pool = AsyncConnectionPool(
-        kwargs=lambda: connection_kwargs(config),
+        kwargs=lambda: {**connection_kwargs(config), "autocommit": True},
         min_size=1,
         max_size=config.pool_max,
         open=False,

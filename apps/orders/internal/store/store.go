@@ -1,11 +1,10 @@
-// Package store keeps orders in PostgreSQL. Every write is one statement or one transaction, and
-// announces the change on the orders_changed channel (delivered only if it commits).
+// Package store keeps orders in PostgreSQL. Every write is one statement, committed on its own,
+// that announces the change on the orders_changed channel (delivered only if it commits).
 package store
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,9 +46,11 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 const columns = "id, seq, request_id, customer_id, sku, quantity, state, create_time, update_time"
 
-func scan(row pgx.Row) (Order, error) {
+// scan reads the columns of one order, then into extra whatever the query selects after them.
+func scan(row pgx.Row, extra ...any) (Order, error) {
 	var o Order
-	err := row.Scan(&o.ID, &o.Seq, &o.RequestID, &o.CustomerID, &o.SKU, &o.Quantity, &o.State, &o.CreateTime, &o.UpdateTime)
+	dest := []any{&o.ID, &o.Seq, &o.RequestID, &o.CustomerID, &o.SKU, &o.Quantity, &o.State, &o.CreateTime, &o.UpdateTime}
+	err := row.Scan(append(dest, extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Order{}, ErrNotFound
 	}
@@ -59,22 +60,21 @@ func scan(row pgx.Row) (Order, error) {
 // CreatePending records a new pending order for requestID, or returns the order an earlier call
 // with the same requestID created (created is then false).
 func (s *Store) CreatePending(ctx context.Context, requestID, customerID, sku string, quantity int64) (o Order, created bool, err error) {
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		o, err = scan(tx.QueryRow(ctx, `INSERT INTO orders (id, request_id, customer_id, sku, quantity, state)
-			VALUES ($1, $2, $3, $4, $5, 'pending') ON CONFLICT (request_id) DO NOTHING RETURNING `+columns,
-			uuid.New(), requestID, customerID, sku, quantity))
-		if err == nil {
-			created = true
-			return notify(ctx, tx, o.ID)
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		// The insert found the request id taken (it waited for that transaction to finish).
-		o, err = scan(tx.QueryRow(ctx, "SELECT "+columns+" FROM orders WHERE request_id = $1", requestID))
-		return err
-	})
-	return o, created, err
+	o, err = scanNotified(s.pool.QueryRow(ctx, `WITH created AS (
+			INSERT INTO orders (id, request_id, customer_id, sku, quantity, state)
+			VALUES ($1, $2, $3, $4, $5, 'pending') ON CONFLICT (request_id) DO NOTHING RETURNING `+columns+`
+		) SELECT `+columns+`, pg_notify($6, id::text)::text FROM created`,
+		uuid.New(), requestID, customerID, sku, quantity, Channel))
+	if err == nil {
+		return o, true, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return Order{}, false, err
+	}
+	// The request id was taken (the insert waited for that transaction to commit): a new
+	// statement sees the order it made.
+	o, err = scan(s.pool.QueryRow(ctx, "SELECT "+columns+" FROM orders WHERE request_id = $1", requestID))
+	return o, false, err
 }
 
 // Get returns one order.
@@ -94,38 +94,31 @@ func (s *Store) List(ctx context.Context, afterSeq int64, limit int) ([]Order, e
 // Transition moves an order from one of the states in from to state to. It returns the order as
 // it is afterwards, and whether this call changed it.
 func (s *Store) Transition(ctx context.Context, id uuid.UUID, to string, from ...string) (o Order, changed bool, err error) {
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		o, err = scan(tx.QueryRow(ctx, "UPDATE orders SET state = $2, update_time = now() WHERE id = $1 AND state = ANY($3) RETURNING "+columns, id, to, from))
-		if err == nil {
-			changed = true
-			return notify(ctx, tx, id)
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		o, err = scan(tx.QueryRow(ctx, "SELECT "+columns+" FROM orders WHERE id = $1", id))
-		return err
-	})
-	return o, changed, err
+	o, err = scanNotified(s.pool.QueryRow(ctx, `WITH changed AS (
+			UPDATE orders SET state = $2, update_time = now() WHERE id = $1 AND state = ANY($3) RETURNING `+columns+`
+		) SELECT `+columns+`, pg_notify($4, id::text)::text FROM changed`, id, to, from, Channel))
+	if err == nil {
+		return o, true, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return Order{}, false, err
+	}
+	o, err = s.Get(ctx, id)
+	return o, false, err
 }
 
 // DeletePending removes an order that never got its stock, so no half-made order stays behind.
 func (s *Store) DeletePending(ctx context.Context, id uuid.UUID) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "DELETE FROM orders WHERE id = $1 AND state = 'pending'", id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return nil
-		}
-		return notify(ctx, tx, id)
-	})
+	_, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM orders WHERE id = $1 AND state = 'pending' RETURNING id)
+		SELECT pg_notify($2, id::text)::text FROM gone`, id, Channel)
+	return err
 }
 
-func notify(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", Channel, id.String()); err != nil {
-		return fmt.Errorf("announcing the change: %w", err)
-	}
-	return nil
+// scanNotified reads an order followed by the result of the pg_notify that announced it.
+//
+// Each write is one statement in its own transaction: the row lock it takes and the NOTIFY queue
+// lock taken at commit are held only while PostgreSQL runs it, never across a round trip.
+func scanNotified(row pgx.Row) (Order, error) {
+	var notified string
+	return scan(row, &notified)
 }
