@@ -35,6 +35,7 @@ test: tools lint typecheck test-policy test-python test-go ## every test suite o
 lint: ## ruff, formatting and shell scripts
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck
 
 typecheck: ## mypy, strict on the CLI package and the inventory service
 	$(RUN) mypy
