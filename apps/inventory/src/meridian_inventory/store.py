@@ -123,19 +123,15 @@ class Store:
                 cursor = await conn.execute(_RESERVE, params)
                 row = await cursor.fetchone()
             except psycopg.errors.UniqueViolation:
-                return await _replay(conn, order_id, sku, quantity)
+                row = None  # the order id has a reservation: answered below, as a retry
             if row is not None:
-                order, item_sku, reserved_quantity, state, created, name, available, reserved, updated = row[
-                    :9
-                ]
-                return (
-                    ReservationRow(order, item_sku, reserved_quantity, state, created),
-                    ItemRow(item_sku, name, available, reserved, updated),
-                )
-            # Nothing was taken: a retry of a reservation made when stock was still there, an
-            # unknown SKU, or too little stock, in that order of precedence.
-            if await _fetch_reservation(conn, _SELECT_RESERVATION, (order_id,)) is not None:
-                return await _replay(conn, order_id, sku, quantity)
+                # The reservation's columns, then the item's (its SKU is the reservation's).
+                return ReservationRow(*row[:5]), ItemRow(row[1], *row[5:9])
+            # Nothing was taken: a retry of an earlier reservation, an unknown SKU, or too little
+            # stock, in that order of precedence.
+            existing = await _fetch_reservation(conn, _SELECT_RESERVATION, (order_id,))
+            if existing is not None:
+                return await _replay(conn, existing, sku, quantity)
             current = await _fetch_item(conn, _SELECT_ITEM, (sku,))
             if current is None:
                 raise ItemNotFoundError(sku)
@@ -155,12 +151,9 @@ class Store:
 
 
 async def _replay(
-    conn: psycopg.AsyncConnection[Any], order_id: str, sku: str, quantity: int
+    conn: psycopg.AsyncConnection[Any], existing: ReservationRow, sku: str, quantity: int
 ) -> tuple[ReservationRow, ItemRow]:
     """The answer to a repeated Reserve: the first reservation, if the retry asks for the same."""
-    existing = await _fetch_reservation(conn, _SELECT_RESERVATION, (order_id,))
-    if existing is None:  # the conflicting row vanished: only possible if rows are deleted by hand
-        raise ReservationNotFoundError(order_id)
     if existing.sku != sku or existing.quantity != quantity:
         raise ReservationConflictError(existing)
     item = await _fetch_item(conn, _SELECT_ITEM, (sku,))
