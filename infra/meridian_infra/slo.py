@@ -15,14 +15,12 @@ now?), so it fires within minutes of a real problem and stops soon after it is f
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from meridian_infra.objects import TEAM_LABEL, Manifest, manifest
-from meridian_infra.spec.loader import SPEC_FILE, SpecError, SpecProblem
+from meridian_infra.spec import durations
 from meridian_infra.spec.models import App, EnvironmentSpec
 
 Rule = dict[str, Any]
@@ -41,12 +39,6 @@ ERROR_CODES = (
     "Unavailable",
     "DataLoss",
     "ResourceExhausted",
-)
-
-# Upper bounds (seconds) of grpc_server_handling_seconds as both apps export it: client_golang's
-# DefBuckets. tests/observability checks this against the /metrics of the running services.
-EXPORTED_BUCKETS = tuple(
-    Decimal(b) for b in ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10")
 )
 
 # gRPC's own services (health checks from the kubelet, reflection) are not the app's API: counting
@@ -111,60 +103,14 @@ OBJECTIVES = (AVAILABILITY, LATENCY)
 LATENCY_THRESHOLD = "app:grpc_server_latency_threshold:seconds"
 
 
-class SloError(SpecError):
-    """The spec asks for an SLO the apps' metrics cannot measure: reported like any other spec error,
-    with the file and field, before `pulumi up` declares anything."""
-
-    def __init__(self, env: str, field: str, message: str) -> None:
-        super().__init__(Path("environments") / env / SPEC_FILE, [SpecProblem(field, None, message)])
-
-
-_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
-_UNIT_SECONDS = {
-    "ms": Decimal("0.001"),
-    "s": Decimal(1),
-    "m": Decimal(60),
-    "h": Decimal(3600),
-    "d": Decimal(86400),
-    "w": Decimal(604800),
-    "y": Decimal(31536000),
-}
-
-
-def duration_seconds(text: str) -> Decimal:
-    """A Prometheus-style duration (`250ms`, `1s500ms`, `2h`) in seconds."""
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"{text!r} is not a duration (e.g. 250ms, 1s)")
-    return sum((Decimal(n) * _UNIT_SECONDS[u] for n, u in parts), Decimal(0))
-
-
 def _plain(value: Decimal) -> str:
     """A number as the shortest plain decimal: 0.25, 1, 2.5 (no exponent, no trailing zeros)."""
     return format(value.normalize(), "f")
 
 
-def duration_text(seconds: Decimal) -> str:
-    """Seconds as the spec writes durations (whole units only): 0.25 → 250ms, 2.5 → 2s500ms."""
-    whole, fraction = divmod(seconds, 1)
-    millis = fraction * 1000
-    text = f"{whole:.0f}s" if whole else ""
-    return text + (f"{millis:.0f}ms" if millis else "") or "0s"
-
-
 def latency_bucket(spec: EnvironmentSpec, app_name: str) -> Decimal:
-    """The histogram bound equal to the app's latency threshold; any other value cannot be measured."""
-    threshold = spec.apps[app_name].slo.latency_threshold
-    seconds = duration_seconds(threshold)
-    if seconds not in EXPORTED_BUCKETS:
-        allowed = ", ".join(duration_text(b) for b in EXPORTED_BUCKETS)
-        raise SloError(
-            spec.name,
-            f"apps.{app_name}.slo.latencyThreshold",
-            f"{threshold} is not an upper bound of the grpc_server_handling_seconds histogram the apps "
-            f"export, so requests slower than it cannot be counted; use one of: {allowed}",
-        )
-    return seconds
+    """The histogram bound equal to the app's latency threshold (the spec accepts no other)."""
+    return durations.histogram_bound(spec.apps[app_name].slo.latency_threshold)
 
 
 def le_matcher(bound: Decimal) -> str:

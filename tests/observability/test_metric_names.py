@@ -14,6 +14,7 @@ from decimal import Decimal
 import grpc
 import pytest
 from meridian_infra import dashboards, slo
+from meridian_infra.spec import durations
 from meridian_inventory.gen import inventory_pb2 as inv
 from prometheus_client.parser import text_string_to_metric_families
 from promql_names import dashboard_queries, metric_names, rule_exprs, selector_labels
@@ -106,7 +107,7 @@ def _matches(matcher: str, value: str) -> bool:
 def test_handling_buckets_are_the_bounds_latency_thresholds_may_use(exported):
     for app, scraped in exported.items():
         bounds = scraped.handling_buckets - {"+Inf"}
-        assert {Decimal(b) for b in bounds} == set(slo.EXPORTED_BUCKETS), app
+        assert {Decimal(b) for b in bounds} == set(durations.HISTOGRAM_BOUNDS), app
         for spelled in bounds:
             # The rules find each bucket however this exporter spells the number (1 or 1.0).
             assert _matches(slo.le_matcher(Decimal(spelled)), spelled), (app, spelled)

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic.alias_generators import to_camel
 
 from meridian_infra.charts import CHARTS
-from meridian_infra.spec import quantity
+from meridian_infra.spec import durations, quantity
 
 # Platform components install into these; an environment without them cannot run the platform.
 REQUIRED_PLATFORM_NAMESPACES = ("tigera-operator", "argocd", "vault", "monitoring")
@@ -45,8 +45,12 @@ def _cidr(value: str) -> str:
 
 
 def _duration(value: str) -> str:
-    if not re.fullmatch(r"([0-9]+(ms|s|m|h|d|w|y))+", value):
-        raise ValueError(f"{value!r} is not a duration (e.g. 30s, 15m, 12h, 7d)")
+    durations.seconds(value)
+    return value
+
+
+def _latency_threshold(value: str) -> str:
+    durations.histogram_bound(value)
     return value
 
 
@@ -54,6 +58,7 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Quantity = Annotated[str, AfterValidator(_quantity)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 Duration = Annotated[str, AfterValidator(_duration)]
+LatencyThreshold = Annotated[str, AfterValidator(_latency_threshold)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
@@ -159,7 +164,7 @@ class Slo(Model):
     """Service level objectives over gRPC requests; alerts burn against these budgets."""
 
     availability: Annotated[float, Field(gt=90, lt=100)] = 99.9  # % of requests not failing server-side
-    latency_threshold: Duration = "250ms"  # a request slower than this counts against the latency SLO
+    latency_threshold: LatencyThreshold = "250ms"  # a request slower than this counts against the latency SLO
     latency_target: Annotated[float, Field(gt=50, lt=100)] = 99.0  # % of requests under the threshold
 
 
