@@ -27,6 +27,7 @@ def test_defaults() -> None:
     config = load(MINIMAL)
     assert (config.grpc_port, config.metrics_port) == (50051, 9090)
     assert config.shutdown_grace_seconds == 20.0
+    assert config.shutdown_drain_seconds == 1.0
     assert config.database.pool_max == 10
     assert config.middleware is True
     assert config.initial_window_size == 0
@@ -37,11 +38,13 @@ def test_overrides() -> None:
         {
             **MINIMAL,
             "SHUTDOWN_GRACE_PERIOD": "45s",
+            "SHUTDOWN_DRAIN_DELAY": "3s",
             "GRPC_INITIAL_WINDOW_SIZE": "1048576",
             "MIDDLEWARE": "off",
         }
     )
     assert config.shutdown_grace_seconds == 45.0
+    assert config.shutdown_drain_seconds == 3.0
     assert config.initial_window_size == 1048576
     assert config.middleware is False
 
@@ -52,6 +55,7 @@ def test_overrides() -> None:
         ("GRPC_PORT", "abc"),
         ("METRICS_PORT", "70000"),
         ("SHUTDOWN_GRACE_PERIOD", "20"),
+        ("SHUTDOWN_DRAIN_DELAY", "a moment"),
         ("GRPC_INITIAL_WINDOW_SIZE", "1000"),
         ("DB_SSLMODE", "sometimes"),
         ("LOG_LEVEL", "chatty"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -217,11 +218,17 @@ def test_metrics_use_the_shared_names(inventory: RunningInventory, database: pos
     with pytest.raises(grpc.RpcError):
         inventory.stub.GetItem(pb.GetItemRequest(sku="NOPE"))
     port = inventory.server.metrics_port
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
     labels = 'grpc_method="GetItem",grpc_service="meridian.inventory.v1.InventoryService",grpc_type="unary"'
+    not_found = f'grpc_server_handled_total{{grpc_code="NotFound",{labels}}} 1.0'
+    # An abort reaches the client before the interceptor counts it: read until it has been counted.
+    for _ in range(100):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        if not_found in text:
+            break
+        time.sleep(0.05)
     assert f'grpc_server_handled_total{{grpc_code="OK",{labels}}} 1.0' in text
-    assert f'grpc_server_handled_total{{grpc_code="NotFound",{labels}}} 1.0' in text
+    assert not_found in text
     assert f'grpc_server_handling_seconds_bucket{{{labels},le="0.005"}}' in text
     assert 'meridian_build_info{app="inventory",revision="unknown",version="1.2.3"} 1.0' in text
     assert "_created" not in text

@@ -21,6 +21,7 @@ def service_env(db: postgres.Database, **overrides: str) -> dict[str, str]:
         "GRPC_PORT": "0",
         "METRICS_PORT": "0",
         "SHUTDOWN_GRACE_PERIOD": "5s",
+        "SHUTDOWN_DRAIN_DELAY": "0s",  # no client here balances on health: nothing to wait for
         "POD_NAME": "inventory-test-0",
         "POD_NAMESPACE": "tests",
         "APP_VERSION": "1.2.3",

@@ -42,6 +42,7 @@ class Config:
     metrics_port: int
     database: DatabaseConfig
     shutdown_grace_seconds: float
+    shutdown_drain_seconds: float
     log_level: str
     pod_name: str
     pod_namespace: str
@@ -124,6 +125,7 @@ def load(env: Mapping[str, str]) -> Config:
             pool_max=read.integer("DB_POOL_MAX", "10", 1, 1000),
         ),
         shutdown_grace_seconds=read.duration("SHUTDOWN_GRACE_PERIOD", "20s"),
+        shutdown_drain_seconds=read.duration("SHUTDOWN_DRAIN_DELAY", "1s"),
         log_level=read.choice("LOG_LEVEL", "info", _LOG_LEVELS),
         pod_name=read.text("POD_NAME", ""),
         pod_namespace=read.text("POD_NAMESPACE", ""),

@@ -102,14 +102,19 @@ class InventoryServer:
         )
 
     async def stop(self) -> None:
-        """NOT_SERVING first, so load balancers and health-checking clients move away; then refuse
-        new calls, finish the ones in flight within the grace period, and close the rest."""
+        """NOT_SERVING first, and a drain delay so load balancers and health-checking clients move
+        away; then refuse new calls, finish the ones in flight within the grace period, and close
+        the rest."""
         log = logs.get()
         grace = self._config.shutdown_grace_seconds
         log.info("shutting down", extra={"fields": {"grace_period_s": grace}})
         await self.health.enter_graceful_shutdown()
         if self._hub is not None:
             await self._hub.close()
+        # Health-checking clients stop sending here once they see NOT_SERVING. Calls that reach
+        # gRPC after stop() but before the service picked them up are cancelled, not refused with
+        # UNAVAILABLE, so clients would not retry them elsewhere: give the clients time to leave.
+        await asyncio.sleep(self._config.shutdown_drain_seconds)
         if self._server is not None:
             await self._server.stop(grace)
         if self._metrics_http is not None:
