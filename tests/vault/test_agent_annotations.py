@@ -3,15 +3,12 @@ Vault Agent run from those annotations renders a credentials file the app reads 
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import psycopg
 import pytest
 from meridian_infra.vault_policies import app_policy
 from meridian_inventory import credentials
 from ruamel.yaml import YAML
-from vault_harness import VAULT_BIN
+from vault_harness import run_agent
 
 APPS = ["inventory", "orders"]
 ENVS = ["dev", "staging", "prod"]
@@ -78,14 +75,7 @@ def test_vault_agent_renders_the_annotations_template_into_credentials_that_log_
         "auto_auth": {"method": [{"type": "token_file", "config": {"token_file_path": str(token_file)}}]},
         "template": [{"destination": str(rendered), "contents": template, "create_dest_dirs": True}],
     }
-    (tmp_path / "agent.json").write_text(json.dumps(config))
-    agent = subprocess.run(
-        [str(VAULT_BIN), "agent", f"-config={tmp_path / 'agent.json'}"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    agent = run_agent(tmp_path / "agent.json", config)
     assert agent.returncode == 0, agent.stdout + agent.stderr
 
     creds = credentials.read(str(rendered))

@@ -4,9 +4,6 @@ Vault Agent, logging in the way the injected init container does, renders workin
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import hvac.exceptions
 import psycopg
 import pytest
@@ -14,7 +11,7 @@ from kube_harness import LocalCluster, free_port_base
 from meridian_infra.vault_settings import KubernetesApi
 from meridian_inventory import credentials
 from ruamel.yaml import YAML
-from vault_harness import VAULT_BIN, VaultServer
+from vault_harness import VaultServer, run_agent
 from vault_stack import VaultStack, dev_spec
 
 pytestmark = pytest.mark.slow
@@ -102,14 +99,7 @@ def test_vault_agent_logs_in_like_the_injected_init_container_and_renders_creden
             }
         ],
     }
-    (tmp_path / "agent.json").write_text(json.dumps(config))
-    agent = subprocess.run(
-        [str(VAULT_BIN), "agent", f"-config={tmp_path / 'agent.json'}"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    agent = run_agent(tmp_path / "agent.json", config)
     assert agent.returncode == 0, agent.stdout + agent.stderr
 
     creds = credentials.read(str(rendered))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import json
 import os
 import secrets
 import shutil
@@ -114,6 +115,18 @@ class AppDatabase:
 
     def admin(self) -> DatabaseAdmin:
         return DatabaseAdmin(username=self.admin_user, password=self.admin_password)
+
+
+def run_agent(config_file: Path, config: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """Vault Agent run once (exit_after_auth) with `config`, written to `config_file` first."""
+    config_file.write_text(json.dumps(config))
+    return subprocess.run(
+        [str(VAULT_BIN), "agent", f"-config={config_file}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def prepare_app_database(server: PostgresServer, app: str) -> AppDatabase:

@@ -121,6 +121,21 @@ def say(message: str) -> None:
     err.print(f"[dim]{escape(message)}[/]")
 
 
+def branch_options(
+    *, push: bool, supersede: bool, skip: list[Checker] | None, remote: str, base: str | None
+) -> engine.Options:
+    """What a command that commits a change on a branch (promote, rollback) passes the engine."""
+    return engine.Options(
+        now=clock.now(),
+        push=push,
+        supersede=supersede,
+        checkers=checkers(skip),
+        remote=remote,
+        base=base,
+        say=say,
+    )
+
+
 @app.command("run", hidden=True, cls=_UsageOfGroup)
 def run(  # noqa: PLR0917 - Typer passes one argument per option
     targets: Targets = None,
@@ -145,16 +160,7 @@ def run(  # noqa: PLR0917 - Typer passes one argument per option
     request = _request(
         targets, to, version, digest, source, all_changed, emergency, break_glass, release_hold
     )
-    options = engine.Options(
-        now=clock.now(),
-        push=push,
-        supersede=supersede,
-        checkers=checkers(skip),
-        remote=remote,
-        base=base,
-        say=say,
-    )
-    _run(request, options)
+    _run(request, branch_options(push=push, supersede=supersede, skip=skip, remote=remote, base=base))
 
 
 @app.command("plan", cls=TyperCommand)

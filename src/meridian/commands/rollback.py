@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from meridian.commands.promote import Base, BreakGlass, Push, Remote, Skip, Supersede, checkers, reason, say
+from meridian.commands.promote import Base, BreakGlass, Push, Remote, Skip, Supersede, branch_options, reason
 from meridian.console import out
 from meridian.paths import find_repo
-from meridian.promote import clock, engine, report
+from meridian.promote import engine, report
 from meridian.promote.facts import Overrides
 
 
@@ -42,15 +42,7 @@ def rollback(  # noqa: PLR0917 - Typer passes one argument per option
         reason=reason("--reason", why),
         overrides=Overrides(break_glass=reason("--break-glass", break_glass)),
     )
-    options = engine.Options(
-        now=clock.now(),
-        push=push,
-        supersede=supersede,
-        checkers=checkers(skip),
-        remote=remote,
-        base=base,
-        say=say,
-    )
+    options = branch_options(push=push, supersede=supersede, skip=skip, remote=remote, base=base)
     outcome = engine.rollback(find_repo(), request, options)
     report.show([outcome], out, remote=remote)
     error = report.error_for([outcome])
