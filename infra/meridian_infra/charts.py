@@ -1,14 +1,13 @@
 """The third-party Helm charts the platform installs, each pinned to one version.
 
 Versions are pinned here and nowhere else; an environment may only point a chart at a mirror of its
-repository (`charts.<name>.repository` in the spec) or mark it required. Bumping a chart is a
+repository (`charts.<name>.repository` in the spec, or $MERIDIAN_CHART_MIRROR for all; see
+`chart_sources`) or mark it required. Bumping a chart is a
 one-line change that every environment then picks up through its own promotion.
 """
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 
@@ -45,15 +44,3 @@ CHARTS: dict[str, ChartPin] = {
         ChartPin("alloy", "alloy", "1.11.1", "https://grafana.github.io/helm-charts", "monitoring"),
     )
 }
-
-
-def repository_reachable(repository: str, timeout: float = 5.0) -> bool:
-    """Whether a classic Helm repository answers for its index; OCI and file mirrors are trusted as given."""
-    if not repository.startswith(("http://", "https://")):
-        return True
-    request = urllib.request.Request(repository.rstrip("/") + "/index.yaml", method="HEAD")  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 - http(s) only, checked above
-            return True
-    except (urllib.error.URLError, TimeoutError, OSError):
-        return False

@@ -1,8 +1,8 @@
-"""Helm releases of the pinned charts: where each comes from, and what happens when it is unreachable.
+"""Helm releases of the pinned charts: where each comes from, and what happens when it cannot be had.
 
-An environment can point any chart at a mirror. Where a chart cannot be fetched (an air-gapped
-machine, the local control plane), an optional chart is skipped with one warning that names the
-mirror setting; a required one stops the program.
+Every chart can be pointed at a mirror (`chart_sources`). Where the *upstream* repository cannot be
+reached (an air-gapped laptop), an optional chart is skipped with one warning that names the mirror
+settings; a required one stops the program. A mirror that is set but wrong or silent always stops it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from meridian_infra.charts import CHARTS, ChartPin, repository_reachable
+from meridian_infra.chart_sources import MIRROR_ENV, ChartSource, ChartSourceError, ChartUnreachable, resolve
+from meridian_infra.charts import CHARTS
 from meridian_infra.spec.models import EnvironmentSpec
 
 
@@ -29,15 +30,45 @@ class Charts:
         self._probe = probe
         self.skipped: list[str] = []
 
-    def repository(self, key: str) -> str:
+    @property
+    def spec_file(self) -> str:
+        return f"environments/{self._spec.name}/platform.yaml"
+
+    def source(self, key: str) -> ChartSource:
         override = self._spec.charts.get(key)
-        return (override.repository if override and override.repository else None) or CHARTS[key].repository
+        try:
+            return resolve(CHARTS[key], override.repository if override else None, self.spec_file)
+        except ChartSourceError as exc:
+            raise ChartUnavailable(str(exc)) from None
 
     def required(self, key: str) -> bool:
         override = self._spec.charts.get(key)
         if override is not None and override.required is not None:
             return override.required
         return CHARTS[key].required_by_default
+
+    def available(self, key: str) -> ChartSource | None:
+        """The chart's source if it can be had, None if an optional upstream chart is to be skipped."""
+        source = self.source(key)
+        if not self._probe:
+            return source
+        try:
+            source.check()
+        except ChartSourceError as exc:
+            raise ChartUnavailable(str(exc)) from None
+        except ChartUnreachable as exc:
+            if not source.upstream:
+                raise ChartUnavailable(f"{source.describe()}: {exc}") from None
+            message = (
+                f"{source.describe()} cannot be fetched ({exc}); point it at a mirror with "
+                f"${MIRROR_ENV} or charts.{key}.repository in {self.spec_file}"
+            )
+            if self.required(key):
+                raise ChartUnavailable(message + f" (charts.{key}.required is true)") from None
+            pulumi.log.warn(message + "; skipping it and the objects that need its CRDs")
+            self.skipped.append(key)
+            return None
+        return source
 
     def release(
         self,
@@ -47,30 +78,18 @@ class Charts:
         parent: pulumi.Resource,
         depends_on: list[pulumi.Resource] | None = None,
     ) -> k8s.helm.v3.Release | None:
-        pin: ChartPin = CHARTS[key]
-        repository = self.repository(key)
-        if self._probe and not repository_reachable(repository):
-            where = f"environments/{self._spec.name}/platform.yaml"
-            message = (
-                f"chart {pin.chart} {pin.version} cannot be fetched from {repository}; "
-                f"set charts.{key}.repository in {where} to a mirror"
-            )
-            if self.required(key):
-                raise ChartUnavailable(message + f" (charts.{key}.required is true)")
-            pulumi.log.warn(message + "; skipping it and the objects that need its CRDs")
-            self.skipped.append(key)
+        source = self.available(key)
+        if source is None:
             return None
         return k8s.helm.v3.Release(
             key,
             name=key,
-            chart=pin.chart,
-            version=pin.version,
-            namespace=pin.namespace,
-            repository_opts={"repo": repository},
+            namespace=source.pin.namespace,
             values=values,
             create_namespace=False,
             atomic=True,
             cleanup_on_fail=True,
             timeout=900,
             opts=pulumi.ResourceOptions(parent=parent, provider=self._provider, depends_on=depends_on or []),
+            **source.release_args(),
         )

@@ -118,7 +118,11 @@ def loki_values(spec: EnvironmentSpec) -> dict[str, Any]:
         common["storage"] = {"type": "filesystem"}
         values |= {
             "deploymentMode": "SingleBinary",
-            "singleBinary": {"replicas": loki.replicas, "persistence": {"size": loki.storage}},
+            "singleBinary": {
+                "replicas": loki.replicas,
+                # Without persistence the chart mounts an emptyDir: no claim waits for a StorageClass.
+                "persistence": {"enabled": loki.persistence, "size": loki.storage},
+            },
             "read": {"replicas": 0},
             "write": {"replicas": 0},
             "backend": {"replicas": 0},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from meridian_infra.chart_sources import SourceKind
 from meridian_infra.charts import CHARTS
 from meridian_infra.cluster import ClusterAccess, ClusterUnavailable
 from meridian_infra.offline import offline_secrets, record_platform, run_offline
@@ -74,13 +75,18 @@ def test_quotas_follow_the_spec_sizes(declared, env):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_every_helm_release_is_pinned_to_the_catalog_version(declared, env):
-    _, _, recording = declared[env]
+    _, platform, recording = declared[env]
     releases = recording.helm_releases()
     assert {r.inputs["chart"] for r in releases} >= {"argo-cd", "tigera-operator"}
     for release in releases:
-        pin = CHARTS[release.inputs["name"]]
-        assert release.inputs["version"] == pin.version
-        assert release.inputs["repositoryOpts"]["repo"] == pin.repository
+        source = platform.charts.source(release.inputs["name"])
+        if source.kind is SourceKind.ARCHIVES:  # a folder mirror: the archive named by the pinned version
+            assert release.inputs["chart"] == str(source.archive)
+            assert source.archive.name == f"{source.pin.chart}-{CHARTS[source.pin.name].version}.tgz"
+        else:
+            assert release.inputs["version"] == CHARTS[release.inputs["name"]].version
+            if source.upstream:
+                assert release.inputs["repositoryOpts"]["repo"] == CHARTS[release.inputs["name"]].repository
 
 
 @pytest.mark.parametrize("env", ENVS)

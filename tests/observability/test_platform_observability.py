@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from meridian_infra import dashboards, helm, slo
-from meridian_infra.charts import CHARTS
+from meridian_infra import dashboards, slo
 from meridian_infra.cluster import ClusterAccess
 from meridian_infra.observability import DASHBOARD_LABEL, NAMESPACE
 from meridian_infra.offline import OFFLINE_KUBECONFIG, offline_secrets, record_platform, run_offline
 from meridian_infra.program import declare_platform
 from rule_tests import ENVS
+from support.chart_archives import upstreams_at
+from support.ports import free_port
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +53,10 @@ def test_each_app_gets_a_dashboard_config_map_grafana_loads(specs, recordings, r
         assert config_map.inputs["data"] == {f"{app}.json": committed}
 
 
-def test_without_the_monitoring_chart_rules_are_skipped_and_dashboards_stay(specs, monkeypatch):
-    # The chart repository of kube-prometheus-stack does not answer; the others are not asked.
-    unreachable = CHARTS["kube-prometheus-stack"].repository
-    monkeypatch.setattr(helm, "repository_reachable", lambda repository: repository != unreachable)
+def test_without_the_monitoring_chart_rules_are_skipped_and_dashboards_stay(specs, monkeypatch, tmp_path):
+    # The upstream repository of kube-prometheus-stack does not answer; the others serve their archives.
+    closed = f"http://127.0.0.1:{free_port()}/charts"
+    upstreams_at(monkeypatch, tmp_path / "charts", unreachable=("kube-prometheus-stack",), closed_url=closed)
     spec = specs["dev"]
     holder = {}
 

@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from meridian_infra.chart_sources import ALLOWED as CHART_SOURCES
+from meridian_infra.chart_sources import source_problem
 from meridian_infra.charts import CHARTS
 from meridian_infra.spec import durations, quantity
 
@@ -135,8 +137,17 @@ class Network(Model):
     )
 
 
+def _chart_source(value: str) -> str:
+    problem = source_problem(value)
+    if problem:
+        raise ValueError(f"{value!r}: {problem}")
+    return value
+
+
 class ChartOverride(Model):
-    repository: str | None = Field(None, description="a mirror of the chart repository (https:// or oci://)")
+    repository: Annotated[str, AfterValidator(_chart_source)] | None = Field(
+        None, description=f"a mirror of the chart: {CHART_SOURCES}"
+    )
     required: bool | None = Field(
         None, description="fail instead of skipping when the chart cannot be fetched"
     )
@@ -251,6 +262,25 @@ class Loki(Model):
     replicas: Annotated[int, Field(ge=1, le=20)]
     retention: Duration
     storage: Quantity
+    persistence: bool = Field(
+        True,
+        description="keep logs on a PersistentVolume; false keeps them in the pod (lost on restart), "
+        "for clusters without a StorageClass",
+    )
+
+    @model_validator(mode="after")
+    def _shape_fits_mode(self) -> Loki:
+        # The chart refuses these itself, but only after a 15-minute atomic install has been rolled back.
+        if self.mode is LokiMode.SINGLE_BINARY and self.replicas != 1:
+            raise ValueError(
+                f"replicas {self.replicas}: singleBinary keeps its logs on the filesystem, and the chart "
+                "cannot run more than 1 single-binary replica without object storage; use simpleScalable"
+            )
+        if self.mode is LokiMode.SIMPLE_SCALABLE and not self.persistence:
+            raise ValueError(
+                "persistence false is for singleBinary only: simpleScalable's write path needs volumes"
+            )
+        return self
 
 
 class AlertRoute(Model):
