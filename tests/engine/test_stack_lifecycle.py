@@ -20,6 +20,9 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from meridian_infra.chart_sources import MIRROR_ENV
+from meridian_infra.charts import CHARTS
+from support.chart_archives import pinned_charts_source
 from support.local_cluster import REPO_ROOT, free_port_base, wait_for
 
 from meridian.cluster.api import KubeApi
@@ -40,10 +43,13 @@ class Project:
     root: Path
     cluster_dir: Path
     port_base: int
+    chart_mirror: str  # $MERIDIAN_CHART_MIRROR for the program, or "upstream"
 
     @property
     def env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("MERIDIAN_", "PULUMI_"))}
+        if self.chart_mirror != "upstream":
+            keep[MIRROR_ENV] = self.chart_mirror
         return {
             **keep,
             "MERIDIAN_ROOT": str(self.root),
@@ -145,7 +151,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         f"    virtualenv: {REPO_ROOT / '.venv'}\n"
         "main: infra/\n"
     )
-    made = Project(root, root / "cluster", free_port_base())
+    made = Project(root, root / "cluster", free_port_base(), pinned_charts_source())
     yield made
     made.meridian("destroy", "dev")
     for pid in made.plugin_processes():
@@ -153,12 +159,24 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     made.meridian("cluster", "down", "--local", "--purge")
 
 
-def test_up_creates_the_platform_then_a_second_up_changes_nothing_and_destroy_removes_it(project):
+def installed_releases(project: Project) -> dict[str, str]:
+    """Helm's own record of each release in the cluster: release name -> status of its newest revision."""
+    found: dict[str, str] = {}
+    with project.api() as api:
+        for pin in CHARTS.values():
+            listing = api.get(f"/api/v1/namespaces/{pin.namespace}/secrets?labelSelector=owner%3Dhelm")
+            for secret in listing["items"]:
+                labels = secret["metadata"]["labels"]
+                found[labels["name"]] = labels["status"]
+    return found
+
+
+def test_up_installs_every_chart_then_a_second_up_changes_nothing(project):
     first = project.meridian("up", "dev")
     assert first.returncode == 0, output(first)
     assert "created" in first.stdout
-    # Charts cannot be fetched on this machine: each is skipped with one warning naming the mirror setting.
-    assert "set charts.argo-cd.repository in environments/dev/platform.yaml to a mirror" in first.stdout
+    assert "skipping it" not in first.stdout, output(first)
+    assert installed_releases(project) == {name: "deployed" for name in CHARTS}
     assert namespace_exists(project, "orders") and namespace_exists(project, "inventory")
     with project.api() as api:
         quota = api.get("/api/v1/namespaces/orders/resourcequotas/compute")
@@ -174,9 +192,11 @@ def test_up_creates_the_platform_then_a_second_up_changes_nothing_and_destroy_re
     assert second.returncode == 0, output(second)
     assert " created" not in second.stdout and "unchanged" in second.stdout
 
-    destroyed = project.meridian("destroy", "dev")
-    assert destroyed.returncode == 0, output(destroyed)
-    wait_for(lambda: not namespace_exists(project, "orders"), "namespace orders deleted")
+
+def test_validate_checks_every_object_once_the_charts_installed_their_crds(project):
+    validated = project.meridian("validate", "dev")
+    assert validated.returncode == 0, output(validated)
+    assert " 0 rejected" in validated.stdout and " 0 unchecked" in validated.stdout, output(validated)
 
 
 def test_a_second_concurrent_update_is_refused_by_the_lock(project):
@@ -224,3 +244,12 @@ def test_an_update_killed_mid_way_is_recovered(project):
 
     again = project.meridian("up", "dev")
     assert again.returncode == 0, output(again)
+
+
+def test_destroy_removes_the_platform_and_leaves_only_the_charts_crds(project):
+    destroyed = project.meridian("destroy", "dev")
+    assert destroyed.returncode == 0, output(destroyed)
+    wait_for(lambda: not namespace_exists(project, "orders"), "namespace orders deleted")
+    for pin in CHARTS.values():
+        wait_for(lambda ns=pin.namespace: not namespace_exists(project, ns), f"namespace {pin.namespace} deleted")
+    assert installed_releases(project) == {}

@@ -63,7 +63,7 @@ def test_a_folder_of_archives_holding_the_pinned_version_is_installed_by_path(tm
         source = parse(PIN, value, "$MERIDIAN_CHART_MIRROR")
         source.check()
         assert source.kind is SourceKind.ARCHIVES
-        assert source.release_args() == {"chart": str(archive)}
+        assert source.release_args() == {"chart": str(archive), "version": PIN.version}
 
 
 def test_a_missing_folder_names_the_setting(tmp_path):

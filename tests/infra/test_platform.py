@@ -77,16 +77,15 @@ def test_quotas_follow_the_spec_sizes(declared, env):
 def test_every_helm_release_is_pinned_to_the_catalog_version(declared, env):
     _, platform, recording = declared[env]
     releases = recording.helm_releases()
-    assert {r.inputs["chart"] for r in releases} >= {"argo-cd", "tigera-operator"}
+    assert {r.inputs["name"] for r in releases} == set(CHARTS)
     for release in releases:
         source = platform.charts.source(release.inputs["name"])
         if source.kind is SourceKind.ARCHIVES:  # a folder mirror: the archive named by the pinned version
             assert release.inputs["chart"] == str(source.archive)
             assert source.archive.name == f"{source.pin.chart}-{CHARTS[source.pin.name].version}.tgz"
-        else:
-            assert release.inputs["version"] == CHARTS[release.inputs["name"]].version
-            if source.upstream:
-                assert release.inputs["repositoryOpts"]["repo"] == CHARTS[release.inputs["name"]].repository
+        assert release.inputs["version"] == CHARTS[release.inputs["name"]].version
+        if source.kind is SourceKind.REPOSITORY and source.upstream:
+            assert release.inputs["repositoryOpts"]["repo"] == CHARTS[release.inputs["name"]].repository
 
 
 @pytest.mark.parametrize("env", ENVS)

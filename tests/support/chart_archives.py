@@ -1,13 +1,15 @@
-"""Small Helm chart archives of our own, for tests of where charts come from (not the pinned charts)."""
+"""Where tests get Helm charts: small archives of our own for the source checks, and the pinned
+charts themselves (from a mirror or upstream) for the tests that install or render them."""
 
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from dataclasses import replace
 from pathlib import Path
 
-from meridian_infra.chart_sources import MIRROR_ENV
+from meridian_infra.chart_sources import MIRROR_ENV, ChartSourceError, ChartUnreachable, resolve
 from meridian_infra.charts import CHARTS
 
 
@@ -41,3 +43,28 @@ def upstreams_at(
         monkeypatch.setitem(
             CHARTS, key, replace(pin, repository=closed_url if key in unreachable else str(folder))
         )
+
+
+def pinned_charts_source() -> str:
+    """Where this run gets the six pinned charts: `$MERIDIAN_CHART_MIRROR`, checked, or the upstreams.
+
+    Tests that install or render the real charts call this first; without charts they fail (never
+    skip) and say which setting to give.
+    """
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    problems = []
+    for pin in CHARTS.values():
+        try:
+            source = resolve(pin, None, "the test run")
+            source.check()
+        except (ChartSourceError, ChartUnreachable) as exc:
+            problems.append(str(exc))
+    if problems:
+        hint = (
+            f"{MIRROR_ENV}={mirror} does not serve every pinned chart"
+            if mirror
+            else f"the upstream chart repositories cannot be reached; set {MIRROR_ENV} to a mirror "
+            "(an http(s) Helm repository, an oci:// registry, or a folder of <chart>-<version>.tgz)"
+        )
+        raise AssertionError(hint + ":\n  " + "\n  ".join(problems))
+    return mirror or "upstream"
