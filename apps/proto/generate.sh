@@ -14,7 +14,7 @@ export PATH="$root/bin:$PATH"
 
 for tool in buf protoc-gen-go protoc-gen-go-grpc; do
   if [[ ! -x "$root/bin/$tool" ]]; then
-    echo "generate.sh: $root/bin/$tool is missing; build the Go tools with 'bash tools/go/build.sh'" >&2
+    echo "generate.sh: $root/bin/$tool is missing; build the Go tools with 'make tools'" >&2
     exit 1
   fi
 done

@@ -77,8 +77,8 @@ class ChartSource:
     def release_args(self) -> dict[str, Any]:
         """The chart-locating arguments of a `kubernetes.helm.v3.Release`."""
         if self.kind is SourceKind.ARCHIVES:
-            # Helm loads a local archive as it is; its version was checked against the pin by `check`.
-            return {"chart": str(self.archive)}
+            # Helm loads a local archive as it is (`check` read its version); the pin stays on record.
+            return {"chart": str(self.archive), "version": self.pin.version}
         if self.kind is SourceKind.OCI:
             return {"chart": f"{self.location.rstrip('/')}/{self.pin.chart}", "version": self.pin.version}
         return {

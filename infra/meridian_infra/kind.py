@@ -98,7 +98,10 @@ class _KindProvider(pulumi.dynamic.ResourceProvider):
 def _kind(*args: str) -> str:
     kind = shutil.which("kind")
     if kind is None:
-        raise RuntimeError("kind is not installed; run `make tools` or set cluster.type to local in the spec")
+        raise RuntimeError(
+            "kind is not on PATH (`make tools` does not install it): `go install sigs.k8s.io/kind@v0.33.0`, "
+            "or set cluster.type to local in the spec"
+        )
     proc = subprocess.run([kind, *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"kind {' '.join(args)} failed: {proc.stderr.strip()}")
