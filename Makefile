@@ -41,8 +41,8 @@ typecheck: ## mypy, strict on the CLI package and the inventory service
 	$(RUN) mypy
 	cd apps/inventory && ../../$(UV) run --frozen --quiet mypy
 
-test-python: ## pytest: CLI, platform program (Pulumi mocks), apps, policies, end to end
-	$(RUN) pytest
+test-python: ## pytest: CLI, platform program (Pulumi mocks), apps, policies, end to end (loopback only)
+	bash tools/loopback-only.sh $(RUN) pytest
 
 schema: ## regenerate environments/platform.schema.json from the spec models
 	$(RUN) python -m meridian_infra.spec.schema > environments/platform.schema.json
