@@ -1,12 +1,13 @@
 """Where each pinned chart is fetched from, and whether it can be fetched there.
 
-A chart comes from its upstream repository unless a mirror is set: `$MERIDIAN_CHART_MIRROR` for every
-chart of every environment (a machine's setting, so it wins), else `charts.<name>.repository` in the
-environment's spec. A mirror is one of
+A chart comes from `charts.<name>.repository` in the environment's spec (the most specific setting),
+else `$MERIDIAN_CHART_MIRROR` (one mirror for every chart of every environment), else its upstream
+repository. A mirror is one of
 
 - a classic Helm repository over http(s) (an `index.yaml` beside the archives),
 - an OCI registry (`oci://host/path`; the chart is `oci://host/path/<chart>`),
-- a local folder of archives (`/abs/path` or `file:///abs/path`, holding `<chart>-<version>.tgz`).
+- a local folder of archives (`/abs/path` or `file:///abs/path`, holding `<chart>-<version>.tgz`; in
+  the environment variable a relative folder is relative to the current directory).
 
 A mistyped or broken mirror is an error naming the setting; only an unreachable *upstream* repository
 lets an optional chart be skipped (an air-gapped laptop), since nobody asked for that address.
@@ -100,11 +101,13 @@ def resolve(
     pin: ChartPin, spec_repository: str | None, spec_file: str, *, environ: dict[str, str] | None = None
 ) -> ChartSource:
     environ = dict(os.environ) if environ is None else environ
-    mirror = environ.get(MIRROR_ENV, "").strip()
-    if mirror:
-        return parse(pin, mirror, f"${MIRROR_ENV}")
     if spec_repository:
         return parse(pin, spec_repository, f"charts.{pin.name}.repository in {spec_file}")
+    mirror = environ.get(MIRROR_ENV, "").strip()
+    if mirror:
+        if "://" not in mirror and not mirror.startswith("/"):
+            mirror = str(Path(mirror).resolve())
+        return parse(pin, mirror, f"${MIRROR_ENV}")
     return parse(pin, pin.repository, "upstream")
 
 

@@ -144,12 +144,15 @@ def test_an_oci_registry_locates_the_chart_under_its_base():
     }
 
 
-def test_the_machine_setting_wins_over_the_spec_and_the_spec_over_upstream(tmp_path):
+def test_the_spec_wins_over_the_machine_setting_and_that_over_upstream(tmp_path, monkeypatch):
     spec_file = "environments/dev/platform.yaml"
     env = {MIRROR_ENV: str(tmp_path)}
-    assert resolve(PIN, "https://mirror.example/helm", spec_file, environ=env).location == str(tmp_path)
-    spec_mirror = resolve(PIN, "https://mirror.example/helm", spec_file, environ={})
+    spec_mirror = resolve(PIN, "https://mirror.example/helm", spec_file, environ=env)
     assert spec_mirror.location == "https://mirror.example/helm" and not spec_mirror.upstream
+    assert resolve(PIN, None, spec_file, environ=env).location == str(tmp_path)
+    monkeypatch.chdir(tmp_path.parent)
+    relative = resolve(PIN, None, spec_file, environ={MIRROR_ENV: tmp_path.name})
+    assert relative.location == str(tmp_path)
     upstream = resolve(PIN, None, spec_file, environ={})
     assert upstream.upstream and upstream.location == PIN.repository
 
