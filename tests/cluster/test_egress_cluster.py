@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.egress_watch import ConnectionWatch, cluster_processes, watch_connections
-from support.local_cluster import ClusterUnderTest, output, wait_for
+from support.egress_watch import ConnectionWatch, cluster_processes, combined, process_tree, watch_connections
+from support.local_cluster import ClusterUnderTest, new_cluster, output, wait_for
 from support.loopback_webhook import issue_serving_pair, running_webhook
 
 from meridian.cluster.api import ApiError, KubeApi
@@ -223,14 +224,20 @@ def test_kubelet_and_proxy_calls_are_refused_by_the_proxy(
     # Service's endpoint (the service proxy picks a pod, not the ClusterIP).
     calls = [
         (f"/api/v1/nodes/{node_with_an_address}/proxy/healthz", f"{NODE_ADDRESS}:10250"),
-        (f"/api/v1/namespaces/{REFUSED_NS}/pods/https:{pod['metadata']['name']}:8443/proxy/", f"{pod_ip}:8443"),
+        (
+            f"/api/v1/namespaces/{REFUSED_NS}/pods/https:{pod['metadata']['name']}:8443/proxy/",
+            f"{pod_ip}:8443",
+        ),
         (f"/api/v1/namespaces/{REFUSED_NS}/services/https:hook:443/proxy/", f"{pod_ip}:8443"),
     ]
     for path, target in calls:
         since = _now_stamp()
-        with watch_connections(cluster_processes(local_cluster)) as watch, local_cluster.api() as api:
-            with pytest.raises(ApiError) as refused:
-                api.get(path)
+        with (
+            watch_connections(cluster_processes(local_cluster)) as watch,
+            local_cluster.api() as api,
+            pytest.raises(ApiError) as refused,
+        ):
+            api.get(path)
         requested = [(t["request"], t["verdict"]) for t in _tunnels(local_cluster, since)]
         assert requested == [(target, "refused")], (path, requested)
         assert "local egress refused" in refused.value.message, refused.value.message
@@ -306,3 +313,25 @@ def test_status_shows_the_egress_proxy(local_cluster: ClusterUnderTest):
         f"--egress-selector-config-file={configured}"
         in Path(f"/proc/{local_cluster.pids()[APISERVER]}/cmdline").read_bytes().decode()
     )
+
+
+def test_a_cluster_up_and_down_from_scratch_connects_to_loopback_only(
+    tmp_path: Path, control_plane_built: None
+):
+    cluster = new_cluster(tmp_path / "cluster")
+    # This test's process and its children (the `meridian` commands) and every cluster process.
+    everyone = combined(process_tree(os.getpid()), cluster_processes(cluster))
+    try:
+        with watch_connections(everyone) as watch:
+            up = cluster.run("cluster", "up", "--local")
+            assert up.returncode == 0, output(up)
+            started = cluster.processes()
+            down = cluster.run("cluster", "down", "--local")
+            assert down.returncode == 0, output(down)
+    finally:
+        cluster.run("cluster", "down", "--local")
+    assert set(started.values()) >= {EGRESS_PROXY, APISERVER}
+    assert cluster.processes() == {}  # down stopped the proxy with the rest
+    assert not EgressFiles(cluster.dirs).socket("cluster").exists()
+    assert {"kube-controller-manager", "kube-scheduler", "kwok"} <= watch.seen_programs()
+    _assert_watch_worked(watch)

@@ -99,6 +99,10 @@ def echo_server() -> Iterator[int]:
     server.close()
 
 
+def _forward(target: str) -> ServiceForward:
+    return ServiceForward(namespace="team", service="hook", port=443, target=target)
+
+
 def _tunnels(log: Path) -> list[dict[str, object]]:
     return [e for e in log_entries(log) if e.get("event") == "tunnel"]
 
@@ -135,9 +139,11 @@ def test_a_controlplane_tunnel_off_loopback_is_refused(files: EgressFiles, proxy
     assert reply.startswith(b"HTTP/1.1 403 local egress refused: 192.0.2.10:443: it is not on loopback")
 
 
-def test_a_forward_added_while_running_takes_effect_at_once(files: EgressFiles, proxy: Path, echo_server: int):
+def test_a_forward_added_while_running_takes_effect_at_once(
+    files: EgressFiles, proxy: Path, echo_server: int
+):
     _, before = _connect(files, "cluster", "hook.team.svc:443")
-    add_forward(files, ServiceForward(namespace="team", service="hook", port=443, target=f"127.0.0.1:{echo_server}"))
+    add_forward(files, _forward(f"127.0.0.1:{echo_server}"))
     conn, after = _connect(files, "cluster", "hook.team.svc:443")
     conn.sendall(b"ping")
     assert conn.recv(100) == b"echo:ping"
@@ -151,7 +157,7 @@ def test_a_forward_to_a_silent_port_answers_502(files: EgressFiles, proxy: Path)
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # bound, never listening: connections are refused
-        add_forward(files, ServiceForward(namespace="team", service="hook", port=443, target=f"127.0.0.1:{port}"))
+        add_forward(files, _forward(f"127.0.0.1:{port}"))
         _, reply = _connect(files, "cluster", "hook.team.svc:443")
     assert reply.startswith(b"HTTP/1.1 502 ")
     assert _tunnels(proxy)[0]["verdict"] == "unreachable"
@@ -197,9 +203,8 @@ def test_a_forward_to_anything_but_a_loopback_address_is_refused(target: str):
 
 def test_a_bad_forwards_file_is_named_with_the_field(files: EgressFiles):
     files.forwards.parent.mkdir(parents=True)
-    files.forwards.write_text(
-        json.dumps({"forwards": [{"namespace": "opa", "service": "gate", "port": 443, "target": "10.1.1.1:443"}]})
-    )
+    bad_target = {"namespace": "opa", "service": "gate", "port": 443, "target": "10.1.1.1:443"}
+    files.forwards.write_text(json.dumps({"forwards": [bad_target]}))
     with pytest.raises(InputError) as bad:
         read_forwards(files.forwards)
     assert str(files.forwards) in bad.value.message
