@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from support.egress_watch import ConnectionWatch, cluster_processes, combined, process_tree, watch_connections
 from support.local_cluster import ClusterUnderTest, new_cluster, output, wait_for
-from support.loopback_webhook import issue_serving_pair, running_webhook
+from support.loopback_webhook import running_webhook
 
 from meridian.cluster.api import ApiError, KubeApi
 from meridian.cluster.components import APISERVER, EGRESS_PROXY
@@ -144,15 +144,14 @@ def kwok_backed_service(local_cluster: ClusterUnderTest) -> Iterator[dict[str, A
 
 @pytest.mark.parametrize("policy", ["Fail", "Ignore"])
 def test_a_webhook_on_a_service_goes_to_the_proxy_which_refuses_it(
-    local_cluster: ClusterUnderTest, kwok_backed_service: dict[str, Any], policy: str, tmp_path: Path
+    local_cluster: ClusterUnderTest, kwok_backed_service: dict[str, Any], policy: str
 ):
     cluster_ip = kwok_backed_service["clusterIP"]
     assert not cluster_ip.startswith("127.")
     assert all(not ip.startswith("127.") for ip in kwok_backed_service["endpoints"])
     name = f"egress-refused-{policy.lower()}"
     # A CA the API server would accept: what fails must be the connection, not the certificate.
-    ca_pem, _, _ = issue_serving_pair(tmp_path, f"hook.{REFUSED_NS}.svc")
-    ca = base64.b64encode(ca_pem).decode("ascii")
+    ca = base64.b64encode((local_cluster.dirs.pki / "ca.crt").read_bytes()).decode("ascii")
     since = _now_stamp()
     with watch_connections(cluster_processes(local_cluster)) as watch, local_cluster.api() as api:
         api.apply(
@@ -256,7 +255,7 @@ def test_a_forwarded_service_reaches_a_webhook_on_loopback_and_its_verdict_appli
     name = "egress-forwarded"
     since = _now_stamp()
     with (
-        running_webhook(tmp_path / "hook", f"hook.{FORWARD_NS}.svc", judge) as hook,
+        running_webhook(local_cluster.dirs.pki, tmp_path / "hook", "hook", FORWARD_NS, judge) as hook,
         watch_connections(cluster_processes(local_cluster)) as watch,
         local_cluster.api() as api,
     ):
