@@ -8,7 +8,6 @@ import ipaddress
 import json
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -16,7 +15,9 @@ from pathlib import Path
 
 import pytest
 from support.egress_watch import Connection, has_remote, parse_table
+from support.local_cluster import REPO_ROOT, free_port_base
 
+from meridian.cluster.components import EGRESS_PROXY, Plan, components
 from meridian.cluster.egress import (
     EgressFiles,
     ServiceForward,
@@ -29,7 +30,7 @@ from meridian.cluster.egress import (
     selector_configuration,
     write_selector_config,
 )
-from meridian.cluster.layout import ClusterDir
+from meridian.cluster.layout import ClusterDir, Ports
 from meridian.errors import InputError
 from meridian.yamlio import load_all
 
@@ -39,27 +40,25 @@ def files(tmp_path: Path) -> EgressFiles:
     return EgressFiles(ClusterDir(tmp_path / "state"))
 
 
+def _proxy_argv(files: EgressFiles) -> list[str]:
+    """Exactly the command line the manager starts the proxy with. The API server it would ask
+    about Services is a free loopback port nobody listens on: lookups fail, which must mean
+    "refused"."""
+    plan = Plan(files.dirs, Ports.from_base(free_port_base()), REPO_ROOT / "bin", "10.96.0.0/16")
+    return components(plan)[EGRESS_PROXY].argv
+
+
+def _start_proxy(files: EgressFiles, log: Path) -> subprocess.Popen[bytes]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as sink:
+        return subprocess.Popen(_proxy_argv(files), stdout=sink, stderr=subprocess.STDOUT)
+
+
 @pytest.fixture
 def proxy(files: EgressFiles) -> Iterator[Path]:
-    """The proxy process as the manager starts it; yields its log. The API server it would ask
-    about Services is a closed loopback port: lookups fail, which must mean "refused"."""
-    log = files.dirs.root / "egress-proxy.log"
-    log.parent.mkdir(parents=True)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "meridian.cluster.egress_proxy",
-                f"--socket=cluster={files.socket('cluster')}",
-                f"--socket=controlplane={files.socket('controlplane')}",
-                f"--forwards={files.forwards}",
-                "--server=https://127.0.0.1:9",
-                f"--pki={files.dirs.pki}",
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    """The proxy process, answering on both sockets; yields its log."""
+    log = files.dirs.log(EGRESS_PROXY)
+    process = _start_proxy(files, log)
     deadline = time.monotonic() + 30
     while not proxy_answers(files, timeout_s=1):
         assert process.poll() is None, log.read_text()
@@ -69,6 +68,29 @@ def proxy(files: EgressFiles) -> Iterator[Path]:
     process.terminate()
     assert process.wait(timeout=30) == 0, log.read_text()
     assert not files.socket("cluster").exists()  # it cleans up after itself
+
+
+def test_a_second_proxy_on_the_same_sockets_refuses_to_start(files: EgressFiles, proxy: Path):
+    second = _start_proxy(files, files.dirs.root / "second.log")
+    assert second.wait(timeout=30) != 0
+    assert "another egress proxy is serving" in (files.dirs.root / "second.log").read_text()
+    assert proxy_answers(files)  # the first one is untouched
+
+
+def test_a_socket_left_by_a_killed_proxy_is_taken_over(files: EgressFiles):
+    stale = files.socket("cluster")
+    stale.parent.mkdir(parents=True)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
+        dead.bind(str(stale))  # closed without unlinking, as after SIGKILL
+    process = _start_proxy(files, files.dirs.log(EGRESS_PROXY))
+    try:
+        deadline = time.monotonic() + 30
+        while not proxy_answers(files, timeout_s=1):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def _connect(files: EgressFiles, selection: str, target: str) -> tuple[socket.socket, bytes]:
