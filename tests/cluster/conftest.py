@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 from support.local_cluster import REPO_ROOT, ClusterUnderTest, new_cluster, output
 
-from meridian.cluster.components import NAMES
+from meridian.cluster.components import BINARIES
 
 
 @pytest.fixture(scope="session")
 def control_plane_built() -> None:
-    missing = [name for name in NAMES if not (REPO_ROOT / "bin" / name).exists()]
+    missing = [name for name in BINARIES if not (REPO_ROOT / "bin" / name).exists()]
     if missing:
         pytest.fail(f"bin/ lacks {', '.join(missing)}: run `make tools` (tools/kube/build.sh)")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from meridian.cluster.api import KubeApi
-from meridian.cluster.components import NAMES, server_url
+from meridian.cluster.components import NAMES, PYTHON_MODULES, server_url
 from meridian.cluster.layout import ClusterDir, Ports
 from meridian.cluster.ports import is_free
 from meridian.cluster.procs import find_ours, read_pid
@@ -84,7 +84,7 @@ class ClusterUnderTest:
 
     def processes(self) -> dict[int, str]:
         """Every process of this cluster, found by its command line (not by the pid files)."""
-        return find_ours(NAMES, os.path.join(self.root, ""))
+        return find_ours(NAMES, os.path.join(self.root, ""), modules=PYTHON_MODULES)
 
     def busy_ports(self) -> list[int]:
         return [port for port in self.ports.by_use().values() if not is_free(port)]

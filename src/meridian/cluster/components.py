@@ -1,4 +1,4 @@
-"""The five processes of the local control plane: how each is started and how it is seen healthy.
+"""The processes of the local control plane: how each is started and how it is seen healthy.
 
 The flags are the ones docs/local-cluster.md explains; extra flags for one component can be given
 in $MERIDIAN_CLUSTER_ARGS_<NAME> (e.g. MERIDIAN_CLUSTER_ARGS_KUBE_APISERVER="--v=4"), appended
@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import shlex
 import ssl
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from meridian.cluster import egress
 from meridian.cluster.layout import ClusterDir, Ports
 from meridian.errors import InputError
 
@@ -24,10 +26,20 @@ APISERVER = "kube-apiserver"
 CONTROLLER_MANAGER = "kube-controller-manager"
 SCHEDULER = "kube-scheduler"
 KWOK = "kwok"
+# The API server's connections of its own go through it (egress.py): it starts before the API server.
+EGRESS_PROXY = "egress-proxy"
 
 # Start in this order, each stage healthy before the next; stop in the reverse order.
-STAGES: tuple[tuple[str, ...], ...] = ((ETCD,), (APISERVER,), (CONTROLLER_MANAGER, SCHEDULER, KWOK))
+STAGES: tuple[tuple[str, ...], ...] = (
+    (EGRESS_PROXY, ETCD),
+    (APISERVER,),
+    (CONTROLLER_MANAGER, SCHEDULER, KWOK),
+)
 NAMES: tuple[str, ...] = tuple(name for stage in STAGES for name in stage)
+# Components written in Python run as `python -m MODULE`: /proc shows the interpreter, not their name.
+PYTHON_MODULES: dict[str, str] = {EGRESS_PROXY: "meridian.cluster.egress_proxy"}
+# The components that are programs built into bin/.
+BINARIES: tuple[str, ...] = tuple(name for name in NAMES if name not in PYTHON_MODULES)
 
 # The annotation kwok selects its nodes by; nodes without it are left alone.
 KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
@@ -65,7 +77,23 @@ def components(plan: Plan) -> dict[str, Component]:
     etcd_url = f"http://127.0.0.1:{p.etcd_client}"
     peer_url = f"http://127.0.0.1:{p.etcd_peer}"
     env = dict(os.environ)
+    egress_files = egress.EgressFiles(d)
     built = {
+        EGRESS_PROXY: Component(
+            EGRESS_PROXY,
+            None,  # Unix sockets in run/, no port
+            [
+                sys.executable,
+                "-m",
+                PYTHON_MODULES[EGRESS_PROXY],
+                *(f"--socket={s}={egress_files.socket(s)}" for s in egress.SELECTIONS),
+                f"--forwards={egress_files.forwards}",
+                f"--server={server_url(p)}",
+                f"--pki={pki}",
+            ],
+            env,
+            lambda: egress.proxy_answers(egress_files, timeout_s=_HEALTH_TIMEOUT_S),
+        ),
         ETCD: Component(
             ETCD,
             p.etcd_client,
@@ -112,6 +140,9 @@ def components(plan: Plan) -> dict[str, Component]:
                 "--endpoint-reconciler-type=none",
                 "--allow-privileged=true",
                 "--profiling=false",
+                # Webhooks, aggregated APIs, kubelet and proxy calls would dial ClusterIPs, pod and
+                # node addresses: they go to the egress proxy instead, which keeps them on loopback.
+                f"--egress-selector-config-file={egress_files.selector_config}",
             ],
             env,
             lambda: _get_ok(f"{server_url(p)}/readyz", ca=pki / "ca.crt"),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from meridian.cluster import components as comp
 from meridian.cluster.api import ApiError, KubeApi
+from meridian.cluster.egress import EgressFiles, write_selector_config
 from meridian.cluster.kubeconfig import write_kubeconfig
 from meridian.cluster.layout import ClusterDir, Ports, Settings, cluster_dir
 from meridian.cluster.nodes import ensure_nodes, node_names, ready_nodes
@@ -148,7 +149,7 @@ class LocalCluster:
             time.sleep(1.0)
 
     def _require_binaries(self) -> None:
-        for name in comp.NAMES:
+        for name in comp.BINARIES:
             found = Path(require_tool(self.repo, name))
             # Debian's etcd (3.4) or a distribution's kube binaries are too old for this cluster.
             if found.parent != self.repo.bin_dir:
@@ -194,6 +195,7 @@ class LocalCluster:
             write_kubeconfig(self.dirs.component_kubeconfig(identity), server, self.dirs.pki, identity)
         for name in ("controller-manager", "scheduler", "kwok-home"):
             self.dirs.scratch(name).mkdir(parents=True, exist_ok=True)
+        write_selector_config(EgressFiles(self.dirs))
         self.dirs.write_settings(settings)
 
     def _start(self, settings: Settings, say: Say) -> None:
@@ -284,6 +286,7 @@ class LocalCluster:
                     self.dirs.pki,
                     self.dirs.root / "kubeconfigs",
                     self.dirs.root / "scratch",
+                    EgressFiles(self.dirs).folder,  # forwards name Services that went with etcd
                 ):
                     shutil.rmtree(path, ignore_errors=True)
                 self.dirs.kubeconfig.unlink(missing_ok=True)
@@ -297,7 +300,7 @@ class LocalCluster:
 
     def _running_pids(self) -> dict[int, str]:
         """Our processes by pid: from the pid files, plus any whose pid file was lost."""
-        found = find_ours(comp.NAMES, self.marker)
+        found = find_ours(comp.NAMES, self.marker, modules=comp.PYTHON_MODULES)
         for name in comp.NAMES:
             pid = read_pid(self.dirs.pid_file(name))
             if pid is not None and is_ours(pid, self.marker):

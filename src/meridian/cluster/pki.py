@@ -209,3 +209,20 @@ def _write_secret(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+
+
+def issue_service_certificate(
+    directory: Path, out_dir: Path, service: str, namespace: str
+) -> tuple[Path, Path]:
+    """A serving certificate for `SERVICE.NAMESPACE.svc`, signed by the cluster's CA in `directory`:
+    what a webhook that runs on loopback behind a forwarded Service presents to the API server
+    (its configuration's caBundle is then the cluster's ca.crt). Returns the certificate and key."""
+    ca_cert, ca_key = _load_pair(directory, "ca")
+    if ca_cert is None or ca_key is None:
+        raise FileNotFoundError(f"no usable CA in {directory}: start the local cluster first")
+    name = f"{service}.{namespace}.svc"
+    leaf = Leaf(name, name, None, server=True, dns=(name, f"{name}.cluster.local"))
+    cert, key = _issue_leaf(leaf, ca_cert, ca_key, dt.datetime.now(dt.UTC))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_pair(out_dir, name, cert, key)
+    return out_dir / f"{name}.crt", out_dir / f"{name}.key"

@@ -73,17 +73,33 @@ def is_ours(pid: int, marker: str) -> bool:
     return is_alive(pid) and any(marker in arg for arg in command_line(pid))
 
 
-def find_ours(binaries: Iterable[str], marker: str) -> dict[int, str]:
-    """Processes of these binaries started for `marker`'s cluster, even if their pid file is gone."""
-    names = set(binaries)
+def find_ours(
+    binaries: Iterable[str], marker: str, *, modules: Mapping[str, str] | None = None
+) -> dict[int, str]:
+    """Processes of these binaries started for `marker`'s cluster, even if their pid file is gone.
+
+    A component written in Python shows the interpreter as its program: `modules` maps such a
+    component's name to the module it runs (`python -m MODULE`), which identifies it instead.
+    """
+    names = {name: name for name in binaries}
+    names.update({module: name for name, module in (modules or {}).items()})
     found: dict[int, str] = {}
     for entry in _PROC.iterdir():
         if not entry.name.isdigit():
             continue
         argv = command_line(int(entry.name))
-        if argv and Path(argv[0]).name in names and is_ours(int(entry.name), marker):
-            found[int(entry.name)] = Path(argv[0]).name
+        name = names.get(program_name(argv)) if argv else None
+        if name and is_ours(int(entry.name), marker):
+            found[int(entry.name)] = name
     return found
+
+
+def program_name(argv: list[str]) -> str:
+    """What a command line runs: the executable's file name, or for `python -m MODULE`, MODULE."""
+    program = Path(argv[0]).name
+    if program.startswith("python") and len(argv) > 2 and argv[1] == "-m":
+        return argv[2]
+    return program
 
 
 def stop(pids: Iterable[int], timeout_s: float) -> list[int]:

@@ -11,9 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from meridian.cluster import LocalCluster
+from meridian.cluster.egress import EgressFiles, read_forwards
 from meridian.cluster.manager import ComponentStatus
 from meridian.console import err, out
-from meridian.errors import InputError
+from meridian.errors import InputError, MeridianError
 from meridian.exitcodes import ExitCode
 from meridian.paths import Repo, find_repo
 
@@ -76,10 +77,23 @@ def status(local: Local = False) -> None:
     _print_table(repo, statuses)
     kubeconfig = cluster.dirs.kubeconfig
     out.print(f"kubeconfig: {_shown(repo, kubeconfig)}{'' if kubeconfig.is_file() else ' (not written yet)'}")
+    _print_egress(repo, EgressFiles(cluster.dirs))
     if not all(s.healthy for s in statuses):
         down_ones = [s.name for s in statuses if not s.healthy]
         err.print(f"not healthy: {', '.join(down_ones)} (start or repair: `meridian cluster up --local`)")
         raise typer.Exit(int(ExitCode.REFUSED))
+
+
+def _print_egress(repo: Repo, files: EgressFiles) -> None:
+    try:
+        forwards = ", ".join(f"{f.key} -> {f.target}" for f in read_forwards(files.forwards)) or "none"
+    except MeridianError as exc:
+        forwards = f"[red]unreadable, so none apply ({escape(exc.message)})[/]"
+    out.print(
+        f"egress: the API server's own connections go to the egress proxy "
+        f"({_shown(repo, files.socket('cluster').parent)}/egress-*.sock) and stay on loopback; "
+        f"forwards: {forwards}"
+    )
 
 
 def _print_table(repo: Repo, statuses: list[ComponentStatus]) -> None:
