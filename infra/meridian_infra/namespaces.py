@@ -107,7 +107,7 @@ def platform_namespace_objects(spec: EnvironmentSpec, name: str) -> list[Manifes
         np.default_deny(name),
         np.allow_dns(name),
         np.allow_same_namespace(name),
-        np.allow_api_server(name),
+        np.allow_api_server(name, spec.network.api_server_cidrs),
     ]
     if name == "argocd":
         objects.append(np.allow_git(name))

@@ -143,26 +143,34 @@ def allow_same_namespace(namespace: str) -> Manifest:
     )
 
 
-def allow_api_server(namespace: str) -> Manifest:
-    """Controllers talk to the API server, whose address is outside any pod selector."""
+def allow_api_server(namespace: str, api_server_cidrs: list[str]) -> Manifest:
+    """Controllers talk to the API server, whose address is outside any pod selector: only to its
+    endpoints (policies see the endpoint after the Service address is translated), not to any host."""
     return _policy(
         namespace,
         "allow-api-server",
         {
             "podSelector": {},
             "policyTypes": ["Egress"],
-            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _tcp(*API_SERVER_PORTS)}],
+            "egress": [
+                {
+                    "to": [{"ipBlock": {"cidr": cidr}} for cidr in api_server_cidrs],
+                    "ports": _tcp(*API_SERVER_PORTS),
+                }
+            ],
         },
     )
 
 
 def allow_git(namespace: str) -> Manifest:
-    """Argo CD's repo server fetches this repository over HTTPS or SSH."""
+    """Argo CD's repo server, and only it, fetches this repository over HTTPS or SSH: the git host's
+    address is not one the spec knows, so the pods are what narrows this (the ApplicationSet
+    controller's git generator asks the repo server, not git)."""
     return _policy(
         namespace,
         "allow-git",
         {
-            "podSelector": {},
+            "podSelector": {"matchLabels": {APP_NAME_LABEL: "argocd-repo-server"}},
             "policyTypes": ["Egress"],
             "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _tcp(443, 22)}],
         },

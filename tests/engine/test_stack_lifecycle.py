@@ -23,11 +23,14 @@ import pytest
 from meridian_infra.chart_sources import MIRROR_ENV
 from meridian_infra.charts import CHARTS
 from support.chart_archives import pinned_charts_source
+from support.egress_watch import combined, process_tree, watch_connections
 from support.local_cluster import REPO_ROOT, free_port_base, wait_for
 
 from meridian.cluster.api import KubeApi
-from meridian.cluster.components import server_url
+from meridian.cluster.components import NAMES, PYTHON_MODULES, server_url
+from meridian.cluster.egress import log_entries
 from meridian.cluster.layout import Ports
+from meridian.cluster.procs import find_ours
 from meridian.engine import Stack
 from meridian.paths import Repo
 
@@ -122,6 +125,9 @@ class Project:
                 found.append(int(proc.name))
         return found
 
+    def cluster_processes(self) -> list[int]:
+        return list(find_ours(NAMES, os.path.join(self.cluster_dir, ""), modules=PYTHON_MODULES))
+
     def api(self) -> KubeApi:
         return KubeApi(server_url(Ports.from_base(self.port_base)), self.cluster_dir / "pki")
 
@@ -172,9 +178,23 @@ def installed_releases(project: Project) -> dict[str, str]:
 
 
 def test_up_installs_every_chart_then_a_second_up_changes_nothing(project):
-    first = project.meridian("up", "dev")
+    # The charts register admission webhooks the API server then calls: its egress is pinned to
+    # loopback, and nothing of the command, the engine or the control plane may leave it.
+    running = project.start_meridian("up", "dev")
+    with watch_connections(combined(process_tree(running.pid), project.cluster_processes)) as watch:
+        stdout, _ = running.communicate(timeout=TIMEOUT_S)
+    first = subprocess.CompletedProcess(running.args, running.returncode, stdout, "")
     assert first.returncode == 0, output(first)
     assert "created" in first.stdout
+    watch.assert_loopback_only()
+    assert {"kube-apiserver", "pulumi-resource-kubernetes"} <= watch.seen_programs(), watch.seen_programs()
+    # The webhooks' calls went to the egress proxy (which refused them), not to the network.
+    tunnels = [
+        e
+        for e in log_entries(project.cluster_dir / "logs" / "egress-proxy.log")
+        if e.get("event") == "tunnel"
+    ]
+    assert tunnels and {t["verdict"] for t in tunnels} == {"refused"}, tunnels[:5]
     assert "skipping it" not in first.stdout, output(first)
     assert installed_releases(project) == {name: "deployed" for name in CHARTS}
     assert namespace_exists(project, "orders") and namespace_exists(project, "inventory")

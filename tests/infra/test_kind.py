@@ -12,7 +12,7 @@ CLUSTER = Cluster(
     workers=2,
     name="meridian-dev",
 )
-NETWORK = Network(encapsulation="VXLAN", mtu=1450, ipvs_scheduler="lc")
+NETWORK = Network(encapsulation="VXLAN", mtu=1450, ipvs_scheduler="lc", api_server_cidrs=["172.18.0.0/16"])
 
 
 def test_kind_config_leaves_the_cni_to_calico_and_uses_ipvs():

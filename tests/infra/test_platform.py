@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 
 import pytest
 from meridian_infra.chart_sources import SourceKind
@@ -193,3 +194,52 @@ def test_local_cluster_without_a_running_control_plane_says_how_to_start_it(repo
 def _release(recording, name):
     (release,) = [r.inputs for r in recording.helm_releases() if r.inputs["name"] == name]
     return release
+
+
+def _selects(selector, labels):
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def _egress_allows(policies, pod_labels, address, port):
+    """Whether any egress rule of the namespace's policies lets a pod with `pod_labels` reach
+    address:port outside the cluster's pods (ipBlock peers only), as a NetworkPolicy engine judges it."""
+    for policy in policies:
+        spec = policy["spec"]
+        if "Egress" not in spec.get("policyTypes", []) or not _selects(spec["podSelector"], pod_labels):
+            continue
+        for rule in spec.get("egress", []):
+            ports = rule.get("ports")
+            if ports and not any(p.get("port") == port for p in ports):
+                continue
+            peers = rule.get("to")
+            if peers is None:
+                return True
+            target = ipaddress.ip_address(address)
+            for block in (peer["ipBlock"] for peer in peers if "ipBlock" in peer):
+                excepted = any(target in ipaddress.ip_network(e) for e in block.get("except", []))
+                if target in ipaddress.ip_network(block["cidr"]) and not excepted:
+                    return True
+    return False
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_platform_controllers_reach_the_api_server_and_no_other_host_on_443(declared, env):
+    spec, _, recording = declared[env]
+    api_server = str(next(ipaddress.ip_network(spec.network.api_server_cidrs[0]).hosts()))
+    elsewhere = "203.0.113.10"  # a documentation address: any host outside the spec's ranges
+    for namespace in ("argocd", "vault", "monitoring"):
+        policies = objects(recording, "NetworkPolicy", namespace)
+        controller = {"app.kubernetes.io/name": f"{namespace}-controller"}
+        assert _egress_allows(policies, controller, api_server, 443), namespace
+        assert _egress_allows(policies, controller, api_server, 6443), namespace
+        assert not _egress_allows(policies, controller, elsewhere, 443), namespace
+        assert not _egress_allows(policies, controller, elsewhere, 6443), namespace
+
+
+def test_only_argo_cds_repo_server_reaches_git_hosts(declared):
+    _, _, recording = declared["prod"]
+    policies = objects(recording, "NetworkPolicy", "argocd")
+    assert _egress_allows(policies, {"app.kubernetes.io/name": "argocd-repo-server"}, "203.0.113.10", 443)
+    assert not _egress_allows(
+        policies, {"app.kubernetes.io/name": "argocd-application-controller"}, "203.0.113.10", 443
+    )

@@ -41,7 +41,7 @@ def test_a_typo_names_the_line_and_suggests_the_key(repo_root, tmp_path):
         load_spec_file(broken)
     (problem,) = [p for p in caught.value.problems if p.path == "network.mut"]
     assert "did you mean 'mtu'?" in problem.message
-    assert "allowed: encapsulation, mtu, ipvsScheduler, databaseCIDRs" in problem.message
+    assert "allowed: encapsulation, mtu, ipvsScheduler, databaseCIDRs, apiServerCIDRs" in problem.message
     line = broken.read_text().splitlines()[problem.line - 1]
     assert line.strip().startswith("mut:")
 

@@ -135,6 +135,11 @@ class Network(Model):
     database_cidrs: list[Cidr] = Field(
         default_factory=list, alias="databaseCIDRs", description="where the apps' PostgreSQL runs"
     )
+    api_server_cidrs: Annotated[list[Cidr], Field(min_length=1)] = Field(
+        alias="apiServerCIDRs",
+        description="the API server's endpoint addresses (`kubectl get endpoints kubernetes`): the only "
+        "hosts platform controllers may reach on 443/6443",
+    )
 
 
 def _chart_source(value: str) -> str:
