@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from meridian.errors import ConflictError, InputError
+from meridian.liveness import process_alive
 from meridian.paths import Repo
 from meridian.toolchain import require_tool, tool_env
 
@@ -126,15 +126,7 @@ class StackLock:
 
     def held_by_live_process(self) -> bool:
         """A lock is stale when its process is gone; only a lock from this host can be checked."""
-        if self.hostname != socket.gethostname():
-            return True  # cannot tell: assume the other machine's update is still running
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return process_alive(self.pid, self.hostname)
 
 
 def file_backend_dir(url: str) -> Path | None:
