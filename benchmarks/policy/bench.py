@@ -1,9 +1,12 @@
 """Time the policy gate: the repository's environments, then synthetic repositories of 10, 100 and
 300 apps x 3 environments, split into render, conftest, checkov and the secret scan; how the cost
-grows with the number of objects; and the overhead of `meridian policy check` over conftest alone.
+grows with the number of objects; the overhead of `meridian policy check` over conftest alone; and
+`meridian policy check --all` against conftest and checkov run once each by hand over the same
+rendered files (goal: at most 1.3x).
 
     make bench-policy                         (every size)
     python benchmarks/policy/bench.py --sizes 10 --repeat 1      (a quick look)
+    python benchmarks/policy/bench.py --by-hand-only --repeat 1  (only `--all` against by hand)
 
 Figures, not a test: nothing here asserts a time. Results go to stdout and, as JSON, to
 build/bench/policy.json. Each step is timed alone (one checker at a time), then the whole gate
@@ -31,7 +34,7 @@ import yaml
 from meridian import toolchain
 from meridian.environments import known_environments, load_spec
 from meridian.paths import Repo, find_repo
-from meridian.policy import gate, manifests, rego
+from meridian.policy import checkov_scan, gate, manifests, rego
 from meridian.render import render_environment
 from meridian.render.apps import render_apps
 from meridian.render.platform import render_platform
@@ -188,6 +191,91 @@ def overhead(repo: Repo, build: Path, repeat: int) -> dict[str, float]:
     }
 
 
+# --- `policy check --all` against the tools run by hand ---------------------------------------------
+
+
+def by_hand(repo: Repo, repeat: int) -> dict[str, float]:
+    """`meridian policy check --all` (a process, as people run it: render, then every checker)
+    against what someone would type instead over the files it renders: conftest once and checkov
+    once, one after the other."""
+    env = dict(toolchain.tool_env(repo), NO_COLOR="1", MERIDIAN_ROOT=str(repo.root))
+    command = [sys.executable, "-m", "meridian.cli", "policy", "check", "--all", "--format", "json"]
+    gate_all, proc = timed(
+        lambda: subprocess.run(command, check=False, capture_output=True, env=env, cwd=repo.root, text=True),
+        repeat,
+    )
+    # The render inside it (the Pulumi program through its mocks, kustomize): what the hand-run
+    # tools get for free when they are given the rendered files.
+    gate_render = float(json.loads(proc.stdout)["seconds"].get("render", 0.0))
+    render, _ = timed(
+        lambda: subprocess.run(
+            [sys.executable, "-m", "meridian.cli", "render", "--all"],
+            check=False,
+            capture_output=True,
+            env=env,
+            cwd=repo.root,
+        ),
+        repeat,
+    )
+    files = manifests.collect([repo.build_dir / e for e in known_environments(repo)])
+    conftest = toolchain.require_tool(repo, "conftest")
+    checkov = toolchain.require_tool(repo, "checkov")
+    conftest_s, _ = timed(
+        lambda: subprocess.run(
+            rego.conftest_command(repo, files, None, conftest), check=False, capture_output=True, env=env
+        ),
+        repeat,
+    )
+    checkov_s, _ = timed(
+        lambda: subprocess.run(
+            checkov_scan.checkov_command(repo, files, checkov),
+            check=False,
+            capture_output=True,
+            env=checkov_scan.checkov_env(repo),
+            cwd=repo.root,
+        ),
+        repeat,
+    )
+    # The gate's checkov also reads the apps' Dockerfiles and the workflows: the same inputs by hand.
+    checkov_inputs_s, _ = timed(
+        lambda: subprocess.run(
+            checkov_scan.checkov_command(repo, [*files, *gate.repository_files(repo)], checkov),
+            check=False,
+            capture_output=True,
+            env=checkov_scan.checkov_env(repo),
+            cwd=repo.root,
+        ),
+        repeat,
+    )
+    tools = conftest_s + checkov_s
+    return {
+        "gate_all": gate_all,
+        "render": render,
+        "conftest": conftest_s,
+        "checkov": checkov_s,
+        "gate_render": gate_render,
+        "ratio": gate_all / tools,
+        "ratio_without_render": (gate_all - gate_render) / tools,
+        "ratio_with_render": gate_all / (tools + render),
+        "checkov_same_inputs": checkov_inputs_s,
+        "ratio_same_inputs": (gate_all - gate_render) / (conftest_s + checkov_inputs_s),
+    }
+
+
+def print_by_hand(row: dict[str, float]) -> None:
+    print("\n`meridian policy check --all` against conftest + checkov once each by hand (same files)")
+    print(
+        f"  policy check --all {row['gate_all']:.1f}s (its render {row['gate_render']:.1f}s); by hand: "
+        f"conftest {row['conftest']:.1f}s + checkov {row['checkov']:.1f}s = "
+        f"{row['conftest'] + row['checkov']:.1f}s\n"
+        f"  x{row['ratio']:.2f} as run; x{row['ratio_without_render']:.2f} without its render "
+        f"(goal <= 1.3); x{row['ratio_with_render']:.2f} with `meridian render --all` "
+        f"({row['render']:.1f}s) added to the hand-run side\n"
+        f"  with checkov by hand also given the Dockerfiles and workflows the gate checks "
+        f"({row['checkov_same_inputs']:.1f}s): x{row['ratio_same_inputs']:.2f} without its render"
+    )
+
+
 # --- report ------------------------------------------------------------------------------------
 
 
@@ -239,9 +327,16 @@ def main() -> int:
     parser.add_argument("--sizes", default="10,100,300", help="synthetic repository sizes, in apps")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median is kept)")
     parser.add_argument("--skip-environments", action="store_true", help="only the synthetic repositories")
+    parser.add_argument(
+        "--by-hand-only", action="store_true", help="only `policy check --all` against the tools by hand"
+    )
     args = parser.parse_args()
     real = find_repo(ROOT)
     results: dict[str, Any] = {"cpus": os.cpu_count(), "repeat": args.repeat}
+    results["by_hand"] = by_hand(real, args.repeat)
+    print_by_hand(results["by_hand"])
+    if args.by_hand_only:
+        return 0
     if not args.skip_environments:
         results["environments"] = bench_environments(real, args.repeat)
         print_table("The repository's environments", results["environments"])
@@ -250,6 +345,7 @@ def main() -> int:
     print_table("Synthetic repositories (3 environments each, checked together)", results["synthetic"])
     print_growth(results["synthetic"])
     print_overhead(results["synthetic"])
+    print_by_hand(results["by_hand"])
     out = real.build_dir / "bench" / "policy.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str))

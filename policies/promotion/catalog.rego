@@ -16,4 +16,5 @@ rules := {
 	"MER-PROMO-011": "change beyond version fields",
 	"MER-PROMO-012": "image and version label disagree",
 	"MER-PROMO-013": "bundle split",
+	"MER-PROMO-014": "digest not the one the previous environment runs",
 }

@@ -16,23 +16,30 @@ _violations contains v if {
 # alone, for reports that show the rule in a column of its own.
 _result(v) := object.union(object.remove(v, ["exempt"]), {
 	"type": "finding",
-	"msg": sprintf("%s %s", [v.rule, v.msg]),
-	"detail": v.msg,
-	"severity": catalog.rules[v.rule].severity,
+	"msg": sprintf("%s %s", [v.rule, _detail(v)]),
+	"detail": _detail(v),
+	"severity": catalog.severity(v.rule),
 	"title": catalog.rules[v.rule].title,
 	"reference": catalog.rules[v.rule].reference,
 	"url": catalog.rules[v.rule].url,
 })
 
+# A rule in transition says so in every finding: until when it only warns, and why.
+_detail(v) := sprintf("%s (a warning until %s, then denied: %s)", [v.msg, t.until, t.reason]) if {
+	t := catalog.transitions[v.rule]
+	catalog.severity(v.rule) == "warn"
+	catalog.rules[v.rule].severity == "deny"
+} else := v.msg
+
 deny contains _result(v) if {
 	some v in _violations
-	catalog.rules[v.rule].severity == "deny"
+	catalog.severity(v.rule) == "deny"
 	not v.exempt
 }
 
 warn contains _result(v) if {
 	some v in _violations
-	catalog.rules[v.rule].severity == "warn"
+	catalog.severity(v.rule) == "warn"
 	not v.exempt
 }
 

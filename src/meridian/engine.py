@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from meridian.errors import ConflictError, InputError
+from meridian.liveness import process_alive
 from meridian.paths import Repo
 from meridian.toolchain import require_tool, tool_env
 
@@ -32,11 +32,34 @@ class Stack:
 
     @property
     def backend_url(self) -> str:
-        return os.environ.get("PULUMI_BACKEND_URL") or f"file://{self.state_dir}"
+        return os.environ.get("PULUMI_BACKEND_URL") or f"file://{self.default_state_dir}"
 
     @property
-    def state_dir(self) -> Path:
+    def default_state_dir(self) -> Path:
         return self.repo.local_dir / "state"
+
+    @property
+    def state_dir(self) -> Path | None:
+        """The folder of a file backend (the default one or PULUMI_BACKEND_URL's); None for the
+        others (s3://, gs://, azblob://, Pulumi Cloud), whose state meridian does not read."""
+        return file_backend_dir(self.backend_url)
+
+    def require_file_backend(self, action: str) -> Path:
+        """The file backend's folder, or a usage error saying what to do on other backends."""
+        folder = self.state_dir
+        if folder is None:
+            scheme = self.backend_url.split("://", 1)[0]
+            raise InputError(
+                f"{action} reads the stack's lock files, which only a file backend keeps where meridian "
+                f"can read them; stack {self.env} is on {scheme}:// (PULUMI_BACKEND_URL)",
+                hint=(
+                    f"check that no update of {self.env} is still running, then run "
+                    f"`pulumi cancel --stack {self.env} --yes` and "
+                    f"`pulumi refresh --stack {self.env} --yes --clear-pending-creates` "
+                    "with the same PULUMI_BACKEND_URL and credentials"
+                ),
+            )
+        return folder
 
     def passphrase_file(self) -> Path:
         return self.repo.local_dir / "passphrases" / self.env
@@ -72,7 +95,7 @@ class Stack:
     def pulumi(
         self, *args: str, capture: bool = False, check: bool = False
     ) -> subprocess.CompletedProcess[str]:
-        if self.backend_url.startswith("file://"):
+        if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         command = [require_tool(self.repo, "pulumi"), *args, "--stack", self.env, "--non-interactive"]
         return subprocess.run(
@@ -103,20 +126,25 @@ class StackLock:
 
     def held_by_live_process(self) -> bool:
         """A lock is stale when its process is gone; only a lock from this host can be checked."""
-        if self.hostname != socket.gethostname():
-            return True  # cannot tell: assume the other machine's update is still running
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return process_alive(self.pid, self.hostname)
+
+
+def file_backend_dir(url: str) -> Path | None:
+    """The folder a `file://` backend URL names (`file:///abs`, `file://~/state`, with or without
+    `?options`); None for every other backend."""
+    if not url.startswith("file://"):
+        return None
+    path = url.removeprefix("file://").split("?", 1)[0]
+    return Path(path).expanduser() if path else Path.home()
 
 
 def stack_locks(stack: Stack) -> list[StackLock]:
-    """The file backend's lock files of this stack (`.pulumi/locks/<org>/<project>/<stack>/<id>.json`)."""
-    root = stack.state_dir / ".pulumi" / "locks"
+    """The file backend's lock files of this stack (`.pulumi/locks/<org>/<project>/<stack>/<id>.json`).
+
+    Other backends refuse (InputError): their locks are invisible from here, and saying "no lock"
+    would be a guess.
+    """
+    root = stack.require_file_backend("the stack lock check") / ".pulumi" / "locks"
     found = []
     for path in sorted(root.glob(f"**/{stack.env}/*.json")):
         try:
@@ -149,6 +177,7 @@ def recover(stack: Stack) -> list[str]:
     Refuses (conflict) while the process holding the lock is alive, so a running update is never
     cut short.
     """
+    stack.require_file_backend("meridian recover")
     steps: list[str] = []
     for lock in stack_locks(stack):
         if lock.held_by_live_process():

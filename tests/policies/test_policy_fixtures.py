@@ -16,24 +16,27 @@ from meridian.policy import gate
 from meridian.policy.model import Severity
 
 
-def catalog(repo) -> dict[str, dict[str, str]]:
-    """The rule catalog as OPA evaluates it, not as a regex would read it."""
+def _evaluate(repo, query: str):
+    """A value of the policies as OPA evaluates it, not as a regex would read it."""
     opa = toolchain.require_tool(repo, "opa")
     proc = subprocess.run(
-        [
-            opa,
-            "eval",
-            "--format",
-            "json",
-            "--data",
-            str(repo.policies_dir / "rego"),
-            "data.meridian.catalog.rules",
-        ],
+        [opa, "eval", "--format", "json", "--data", str(repo.policies_dir / "rego"), query],
         capture_output=True,
         text=True,
         check=True,
     )
     return json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
+
+
+def catalog(repo) -> dict[str, dict[str, str]]:
+    return _evaluate(repo, "data.meridian.catalog.rules")
+
+
+def severities_today(repo) -> dict[str, str]:
+    """What each rule is reported as today: a rule in transition warns until its date."""
+    return _evaluate(
+        repo, "{id: data.meridian.catalog.severity(id) | some id, _ in data.meridian.catalog.rules}"
+    )
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=[p.stem for p in BROKEN])
@@ -55,10 +58,10 @@ def test_every_rule_has_a_broken_manifest_named_after_it(repo):
 
 
 def test_broken_manifests_of_deny_rules_fail_the_gate(repo):
-    rules = catalog(repo)
+    rules = severities_today(repo)
     for path in BROKEN:
         fixture = broken_fixture(path)
-        if rules[path.stem]["severity"] != "deny":
+        if rules[path.stem] != "deny":
             continue
         report = gate.check_paths(repo, [path], environment=fixture.environment, checkers=["conftest"])
         assert not report.passed, path.name
@@ -66,8 +69,8 @@ def test_broken_manifests_of_deny_rules_fail_the_gate(repo):
 
 
 def test_warning_rules_do_not_fail_the_gate(repo):
-    rules = catalog(repo)
-    warned = [p for p in BROKEN if rules[p.stem]["severity"] == "warn"]
+    rules = severities_today(repo)
+    warned = [p for p in BROKEN if rules[p.stem] == "warn"]
     assert warned, "the catalog has warning rules"
     for path in warned:
         fixture = broken_fixture(path)
@@ -91,3 +94,13 @@ def test_readme_lists_every_rule_with_its_severity(repo):
     readme = (repo.policies_dir / "README.md").read_text()
     rows = dict(re.findall(r"^\| (MER-[A-Z]+-\d{3}) \| (deny|warn) \|", readme, re.MULTILINE))
     assert rows == {rule: spec["severity"] for rule, spec in rules.items()}
+
+
+def test_readme_lists_every_transition_with_its_end(repo):
+    transitions = _evaluate(repo, "data.meridian.catalog.transitions")
+    readme = (repo.policies_dir / "README.md").read_text()
+    assert transitions, "the catalog has rules in transition"
+    for rule, transition in transitions.items():
+        row = re.search(rf"^\| {rule} \| deny \| (.+)$", readme, re.MULTILINE)
+        assert row, rule
+        assert f"warns until {transition['until']}" in row.group(1), rule

@@ -100,6 +100,7 @@ def test_checks_listed_under_soft_fail_on_are_warnings(repo, tmp_path):
 def test_production_rules_apply_only_when_the_environment_is_prod(repo, tmp_path):
     d = deployment()
     d["spec"]["replicas"] = 1
+    d["metadata"]["namespace"] = "orders"  # an app namespace of prod, fenced by its default-deny
     path = write(tmp_path / "single.yaml", d)
     assert gate.check_paths(repo, [path], checkers=["conftest"]).findings == []
     prod = gate.check_paths(repo, [path], environment="prod", checkers=["conftest"])

@@ -46,7 +46,11 @@ def test_the_documented_rules_are_the_catalog() -> None:
 
     in_catalog = re.findall(r'"(MER-PROMO-\d{3})": "', catalog)
     in_docs = re.findall(r"^\| (MER-PROMO-\d{3}) \|", documented, flags=re.MULTILINE)
-    rules = re.findall(r'_deny\("(MER-PROMO-\d{3})"', (REPO_ROOT / POLICIES / "rules.rego").read_text())
+    rules = [
+        rule
+        for path in sorted((REPO_ROOT / POLICIES).glob("*.rego"))
+        for rule in re.findall(r'refusal\("(MER-PROMO-\d{3})"', path.read_text())
+    ]
 
     assert in_catalog == in_docs
     assert set(rules) == set(in_catalog)

@@ -73,6 +73,10 @@ def credentials() -> list[Seed]:
         .decode()
     )
     encoded_github = base64.b64encode(("ghp_" + rand(ALNUM, 36)).encode()).decode()
+    env_api_key = rand(ALNUM, 32)
+    jdbc_password = rand(ALNUM, 16)
+    hmac_key = rand(ALNUM + "+/", 40)
+    script_password = "Green" + rand(string.ascii_lowercase, 5) + rand(string.digits, 2) + "#"
     return [
         _file(
             "AWS access key",
@@ -146,6 +150,63 @@ def credentials() -> list[Seed]:
             ["LOG_LEVEL=info", f"DB_PASSWORD={plain_password}"],
             plain_password,
             "meridian-plain-password",
+        ),
+        _file(
+            "API key in a Deployment's env value",
+            "environments/prod/apps/orders/payments.yaml",
+            [
+                "spec:",
+                "  template:",
+                "    spec:",
+                "      containers:",
+                "        - name: orders",
+                "          env:",
+                "            - name: LOG_LEVEL",
+                "              value: info",
+                "            - name: PAYMENTS_API_KEY",
+                f'              value: "{env_api_key}"',
+            ],
+            # The rule matches the name and the value together; gitleaks reports where that starts.
+            "PAYMENTS_API_KEY",
+            "meridian-env-value-credential",
+        ),
+        _file(
+            "JDBC URL with a password",
+            "apps/reports/src/main/resources/application.properties",
+            [
+                "spring.datasource.driver-class-name=org.postgresql.Driver",
+                "spring.datasource.url=jdbc:postgresql://db.shop.svc:5432/reports"
+                f"?user=reports&password={jdbc_password}&ssl=true",
+            ],
+            jdbc_password,
+            "meridian-jdbc-password",
+        ),
+        _file(
+            "HMAC key in a Go byte slice",
+            "apps/orders/internal/signing/keys.go",
+            [
+                "package signing",
+                "",
+                'import "crypto/hmac"',
+                "",
+                f'var signingKey = []byte("{hmac_key}")',
+                "",
+                "func mac() { _ = hmac.New }",
+            ],
+            hmac_key,
+            "meridian-go-byte-key",
+        ),
+        _file(
+            "password in a Python script",
+            "scripts/load_fixtures.py",
+            [
+                "import psycopg",
+                "",
+                f'password = "{script_password}"',
+                'conn = psycopg.connect(host="db", user="loader", password=password)',
+            ],
+            script_password,
+            "meridian-code-password",
         ),
         _file(
             "base64 token in a Secret",
@@ -247,6 +308,37 @@ def decoys() -> list[Seed]:
             'SECRET_KEY="{{ .Values.secretKey }}"\nAUTH_TOKEN=REPLACE_ME\n'
             "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\npassword: xxxxxxxxxxxx\n",
             1,
+        ),
+        Seed(
+            "Slack's documented placeholder webhook",
+            "docs/alerting.md",
+            "Route alerts to Slack:\n\n"
+            "    slack_api_url: https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX\n",
+            3,
+        ),
+        Seed(
+            "Helm checksum annotations beside an image digest",
+            "build/prod/platform/monitoring.yaml",
+            "spec:\n  template:\n    metadata:\n      annotations:\n"
+            f"        checksum/config: {rand(HEX, 64)}\n        checksum/secret: {rand(HEX, 64)}\n"
+            f'        "checksum/tls-secret": "{rand(HEX, 40)}"\n'
+            "    spec:\n      containers:\n"
+            f"        - image: quay.io/prometheus/prometheus:v3.1.0@sha256:{digest}\n",
+            5,
+        ),
+        Seed(
+            "code that passes a password along",
+            "scripts/connect.py",
+            'def connect(password: str):\n    return psycopg.connect(password=password, host="db")\n'
+            'password = os.environ["DB_PASSWORD"]\nprompt = f"password = {password!r}"\n',
+            1,
+        ),
+        Seed(
+            "Go byte slices that hold no key",
+            "apps/orders/internal/api/body.go",
+            'package api\n\nvar greeting = []byte("hello from the orders service")\n'
+            'var keyPrefix = []byte("orders/")\n',
+            3,
         ),
         Seed(
             "references",

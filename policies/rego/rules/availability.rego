@@ -30,11 +30,24 @@ min_replicas(obj) := n if {
 	n := _hpa_min[[lib.namespace(obj), obj.kind, lib.name(obj)]]
 } else := object.get(obj.spec, "replicas", 1)
 
+# A workload an autoscaler scales is judged by the autoscaler's minReplicas (MER-AVL-004), on the
+# autoscaler: one finding, on the object to fix.
 violation contains lib.violation(e, "MER-AVL-001", msg) if {
 	some e in _prod_workloads
-	n := min_replicas(e.obj)
+	not _hpa_min[[lib.namespace(e.obj), e.obj.kind, lib.name(e.obj)]]
+	n := object.get(e.obj.spec, "replicas", 1)
 	n < 2
-	msg := sprintf("runs %d replica(s) in prod; set spec.replicas (or the HorizontalPodAutoscaler's minReplicas) to 2 or more", [n])
+	msg := sprintf("runs %d replica(s) in prod; set spec.replicas to 2 or more", [n])
+}
+
+violation contains lib.violation(e, "MER-AVL-004", msg) if {
+	lib.is_prod
+	some e in lib.entries
+	e.obj.kind == "HorizontalPodAutoscaler"
+	n := object.get(e.obj.spec, "minReplicas", 1)
+	n < 2
+	target := object.get(e.obj.spec, "scaleTargetRef", {})
+	msg := sprintf("may scale %s %s down to %d replica(s) in prod (minReplicas %d); set spec.minReplicas to 2 or more", [object.get(target, "kind", "?"), object.get(target, "name", "?"), n, n])
 }
 
 violation contains lib.violation(e, "MER-AVL-002", msg) if {
@@ -79,7 +92,7 @@ _matches(expr, labels) if {
 	not labels[expr.key]
 }
 
-# A budget that allows no eviction at all blocks node drains and cluster upgrades, in any
+# A budget that allows no eviction at all blocks node drains and cluster upgrades forever, in any
 # environment.
 violation contains lib.violation(e, "MER-AVL-003", msg) if {
 	some e in _pdbs

@@ -6,11 +6,33 @@ import data.meridian.lib
 
 _enforce := "pod-security.kubernetes.io/enforce"
 
+_pod_security_labels(obj) := {key | some key, _ in lib.labels(obj); startswith(key, "pod-security.kubernetes.io/")}
+
+_levels := {"privileged", "baseline", "restricted"}
+
 violation contains lib.violation(e, "MER-NS-001", msg) if {
 	some e in lib.entries
 	e.obj.kind == "Namespace"
-	not lib.labels(e.obj)[_enforce]
+	count(_pod_security_labels(e.obj)) == 0
 	msg := sprintf("has no Pod Security level; add label %s: restricted (baseline for platform namespaces that need it)", [_enforce])
+}
+
+# audit and warn only report: without enforce, Pod Security admission lets every pod in.
+violation contains lib.violation(e, "MER-NS-004", msg) if {
+	some e in lib.entries
+	e.obj.kind == "Namespace"
+	labels := _pod_security_labels(e.obj)
+	count(labels) > 0
+	not lib.labels(e.obj)[_enforce]
+	msg := sprintf("has Pod Security labels (%s) but no %s, so nothing is enforced; add %s: restricted", [concat(", ", sort(labels)), _enforce, _enforce])
+}
+
+violation contains lib.violation(e, "MER-NS-004", msg) if {
+	some e in lib.entries
+	e.obj.kind == "Namespace"
+	level := lib.labels(e.obj)[_enforce]
+	not level in _levels
+	msg := sprintf("enforces %q, which is no Pod Security level; use one of %s", [level, concat(", ", sort(_levels))])
 }
 
 violation contains lib.violation(e, "MER-NS-002", msg) if {
@@ -19,6 +41,7 @@ violation contains lib.violation(e, "MER-NS-002", msg) if {
 	lib.labels(e.obj)["meridian.dev/tier"] == "app"
 	level := lib.labels(e.obj)[_enforce]
 	level != "restricted"
+	level in _levels
 	msg := sprintf("is an app namespace enforcing %q; set label %s: restricted", [level, _enforce])
 }
 

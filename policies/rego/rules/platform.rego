@@ -31,21 +31,8 @@ violation contains lib.violation(e, "MER-PLT-002", msg) if {
 violation contains lib.violation(e, "MER-PLT-003", msg) if {
 	some e in _app_namespaces
 	some direction in ["Ingress", "Egress"]
-	not [lib.name(e.obj), direction] in _denied_by_default
+	not [lib.name(e.obj), direction] in lib.denied_by_default
 	msg := sprintf("has no default-deny NetworkPolicy for %s; add one with podSelector: {}, policyTypes: [Ingress, Egress] and no rules", [direction])
-}
-
-# [namespace, direction] pairs covered by a policy that selects every pod, governs the direction
-# and allows nothing in it.
-_denied_by_default contains [lib.namespace(e.obj), direction] if {
-	some e in lib.entries
-	e.obj.kind == "NetworkPolicy"
-	spec := e.obj.spec
-	some direction in ["Ingress", "Egress"]
-	count(object.get(spec, ["podSelector", "matchLabels"], {})) == 0
-	count(object.get(spec, ["podSelector", "matchExpressions"], [])) == 0
-	direction in object.get(spec, "policyTypes", [])
-	count(object.get(spec, lower(direction), [])) == 0
 }
 
 _helm_releases := [e |
@@ -79,7 +66,7 @@ violation contains lib.violation(e, "MER-PLT-005", msg) if {
 	count(path) > 0
 	path[count(path) - 1] in {"replicas", "replicaCount"}
 	value == 1
-	msg := sprintf("runs one replica in prod (values.%s: 1); set it to 2 or more", [concat(".", [sprintf("%v", [p]) | some p in path])])
+	msg := sprintf("runs one replica in prod (values.%s: 1); set it to 2 or more", [_path(path)])
 }
 
 violation contains lib.violation(e, "MER-PLT-005", msg) if {
@@ -90,5 +77,69 @@ violation contains lib.violation(e, "MER-PLT-005", msg) if {
 	path[count(path) - 2] == "ha"
 	path[count(path) - 1] == "enabled"
 	value == false
-	msg := sprintf("turns HA off in prod (values.%s: false); set it to true", [concat(".", [sprintf("%v", [p]) | some p in path])])
+	msg := sprintf("turns HA off in prod (values.%s: false); set it to true", [_path(path)])
+}
+
+# Vault holds every credential the apps get; outside dev, it must speak TLS to its clients and to
+# its own peers. The chart's default (global.tlsDisable: true) points the injector and every agent
+# at http://, and a `tls_disable` listener or an http:// join address sends tokens in the clear.
+_vault_releases := [e |
+	some e in _helm_releases
+	object.get(e.obj, ["spec", "chart"], "") == "vault"
+]
+
+_beyond_dev if not lib.environment in {"", "dev"}
+
+_vault_values := [[e, object.get(e.obj, ["spec", "values"], {})] |
+	_beyond_dev
+	some e in _vault_releases
+]
+
+violation contains lib.violation(e, "MER-PLT-006", msg) if {
+	some [e, values] in _vault_values
+	object.get(values, ["server", "dev", "enabled"], false) == true
+	msg := sprintf("runs Vault in dev mode in %s (server.dev.enabled: in memory, plain HTTP); run HA on Raft with TLS", [lib.environment])
+}
+
+violation contains lib.violation(e, "MER-PLT-006", msg) if {
+	some [e, values] in _vault_values
+	object.get(values, ["global", "tlsDisable"], true) != false
+	msg := sprintf("serves Vault over plain HTTP in %s: global.tlsDisable is not false (the chart's default, true, points the injector and every agent at http://); set global.tlsDisable: false", [lib.environment])
+}
+
+violation contains lib.violation(e, "MER-PLT-006", msg) if {
+	some [e, values] in _vault_values
+	walk(values, [path, value])
+	is_string(value)
+	regex.match(`(?m)^\s*tls_disable\s*=\s*"?(1|true)"?\s*$`, value)
+	msg := sprintf("serves Vault over plain HTTP in %s: values.%s disables TLS on a listener (tls_disable); give the listener tls_cert_file and tls_key_file", [lib.environment, _path(path)])
+}
+
+violation contains lib.violation(e, "MER-PLT-006", msg) if {
+	some [e, values] in _vault_values
+	walk(values, [path, value])
+	is_string(value)
+	contains(value, "http://")
+	msg := sprintf("serves Vault over plain HTTP in %s: values.%s names an http:// address; peers and clients use https://", [lib.environment, _path(path)])
+}
+
+_path(path) := concat(".", [sprintf("%v", [p]) | some p in path])
+
+# Clients outside dev must not be pointed at Vault over plain HTTP either.
+violation contains lib.violation(e, "MER-PLT-006", msg) if {
+	_beyond_dev
+	some e in lib.workloads
+	some c in lib.all_containers(lib.pod_spec(e.obj))
+	some env in object.get(c.container, "env", [])
+	env.name == "VAULT_ADDR"
+	startswith(object.get(env, "value", ""), "http://")
+	msg := sprintf("%s reaches Vault at %s in %s; use the https:// address", [lib.container_label(c), env.value, lib.environment])
+}
+
+violation contains lib.violation(e, "MER-PLT-006", msg) if {
+	_beyond_dev
+	some e in lib.workloads
+	address := object.get(lib.pod_metadata(e.obj), ["annotations", "vault.hashicorp.com/service"], "")
+	startswith(address, "http://")
+	msg := sprintf("points its Vault Agent at %s in %s (annotation vault.hashicorp.com/service); use the https:// address", [address, lib.environment])
 }

@@ -19,7 +19,7 @@ from meridian.errors import InputError, RefusedError
 from meridian.paths import find_repo
 from meridian.policy import gate
 from meridian.promote import check as checking
-from meridian.promote import clock, engine, report
+from meridian.promote import clock, engine, report, texts
 from meridian.promote.facts import Overrides
 
 # Typer vendors its click privately, so the context and formatter types below are not public:
@@ -121,6 +121,10 @@ def say(message: str) -> None:
     err.print(f"[dim]{escape(message)}[/]")
 
 
+def warn(message: str) -> None:
+    err.print(f"[bold yellow]warning:[/] {escape(message)}")
+
+
 def branch_options(
     *, push: bool, supersede: bool, skip: list[Checker] | None, remote: str, base: str | None
 ) -> engine.Options:
@@ -183,7 +187,9 @@ def plan(  # noqa: PLR0917 - Typer passes one argument per option
     request = _request(
         targets, to, version, digest, source, all_changed, emergency, break_glass, release_hold
     )
-    options = engine.Options(now=clock.now(), plan=True, checkers=checkers(skip), remote=remote, say=say)
+    options = engine.Options(
+        now=clock.now(), plan=True, checkers=checkers(skip), remote=remote, say=say, warn=warn
+    )
     _run(request, options)
 
 
@@ -252,5 +258,5 @@ def check(
     if result.gate_summary:
         out.print(f"  policy gate: {escape(result.gate_summary)}")
     if result.denials:
-        lines = "\n".join(f"  {d}" for d in result.denials)
-        raise RefusedError(f"not a legal promotion:\n{lines}")
+        lines = texts.refusal_lines(result.denials, result.gate_violations)
+        raise RefusedError("not a legal promotion:\n" + "\n".join(lines))

@@ -21,7 +21,14 @@ def _stack(env: str) -> Stack:
     repo = find_repo()
     load_spec(repo, env)  # a malformed spec stops here, before the engine starts
     stack = Stack(repo, env)
-    for lock in stack_locks(stack):
+    if stack.state_dir is None:
+        # Not a file backend: pulumi refuses a locked stack by itself; meridian cannot tell a
+        # live update from a dead one there, so it says it did not look.
+        err.print(
+            f"[dim]{env}: state at {escape(stack.backend_url.split('://', 1)[0])}://, whose stack locks "
+            "meridian does not read; pulumi refuses a locked stack itself[/]"
+        )
+    for lock in stack_locks(stack) if stack.state_dir is not None else []:
         if lock.held_by_live_process():
             raise ConflictError(
                 f"stack {env} is locked by a running update (pid {lock.pid} on {lock.hostname})",
@@ -101,5 +108,6 @@ def _stack_without_lock_check(env: str) -> Stack:
     repo = find_repo()
     load_spec(repo, env)
     stack = Stack(repo, env)
+    stack.require_file_backend("meridian recover")  # before any pulumi call reaches the backend
     stack.select()
     return stack

@@ -20,6 +20,7 @@ from typing import Any
 
 from meridian.paths import Repo
 from meridian.policy import checkov_scan, manifests, rego, secret_scan
+from meridian.policy.context import environment_context
 from meridian.policy.model import Finding, GateReport, ObjectRef, Severity
 from meridian.policy.procs import Cancelled, Processes
 
@@ -38,6 +39,9 @@ class _Target:
     environment: str | None
     paths: tuple[Path, ...]
     files: tuple[Path, ...]
+    # The rest of the environment for the Rego rules: None when nothing is known of it, () when the
+    # files are the whole rendered environment.
+    context: tuple[dict[str, Any], ...] | None = None
 
 
 def check_paths(
@@ -48,7 +52,9 @@ def check_paths(
     checkers: Iterable[str] = CHECKERS,
     progress: Progress | None = None,
 ) -> GateReport:
-    target = _Target(environment, tuple(paths), tuple(manifests.collect(paths)))
+    files = tuple(manifests.collect(paths))
+    context = environment_context(repo, environment) if environment and "conftest" in checkers else None
+    target = _Target(environment, tuple(paths), files, None if context is None else tuple(context))
     return _check(repo, [target], [], frozenset(checkers), progress)
 
 
@@ -61,7 +67,7 @@ def check_builds(
 ) -> GateReport:
     """Rendered folders (build/ENV), each checked as its environment, plus the repository's
     Dockerfiles and workflows for checkov."""
-    targets = [_Target(env, (path,), tuple(manifests.collect([path]))) for env, path in builds.items()]
+    targets = [_Target(env, (path,), tuple(manifests.collect([path])), ()) for env, path in builds.items()]
     return _check(repo, targets, repository_files(repo), frozenset(checkers), progress)
 
 
@@ -163,33 +169,35 @@ def _check(
     parse_job: Future[manifests.Manifests]
     rego_jobs: list[tuple[_Target, Future[rego.RegoResult]]] = []
     secret_jobs: list[tuple[_Target, Path, Future[list[secret_scan.SecretFinding]]]] = []
-    checkov_jobs: list[tuple[_Target, Future[list[checkov_scan.CheckovFinding]]]] = []
-    with ThreadPoolExecutor(max_workers=2 + 2 * len(targets)) as pool:
+    checkov_job: Future[list[checkov_scan.CheckovFinding]] | None = None
+    with ThreadPoolExecutor(max_workers=3 + 2 * len(targets)) as pool:
         parse_job = pool.submit(timed, "parse", "parse", manifests.load, repo.root, all_files)
         # checkov first: it is the slowest step, and must not wait behind queued secret scans. One
-        # run per environment: its graph checks relate objects (a pod and the NetworkPolicy that
-        # selects it), and objects of two environments never meet in one cluster. Its memory also
-        # grows faster than the number of objects, so one run over every environment would not
-        # scale. The repository's own files (Dockerfiles, workflows) go with the first run.
+        # process for every environment and the repository's own files (Dockerfiles, workflows):
+        # most of checkov's time is its start-up, paid once. Its graph checks that relate a pod to
+        # the NetworkPolicy selecting it (CKV2_K8S_6) are off: MER-NET-005 judges isolation with
+        # each environment apart. The RBAC graph checks left can only gain edges from another
+        # environment's objects of the same name (rendered by the same code), so they may report
+        # more, never less.
         if "checkov" in checkers:
-            for index, t in enumerate(targets):
-                files = [*t.files, *(extra_files if index == 0 else [])]
-                step = _step("checkov", t.environment, len(targets))
-                job = pool.submit(timed, step, "checkov", checkov_scan.run, repo, files, procs)
-                checkov_jobs.append((t, job))
+            checkov_job = pool.submit(
+                timed, "checkov", "checkov", checkov_scan.run, repo, [*all_files, *extra_files], procs
+            )
         for t in targets:
             step = _step("conftest", t.environment, len(targets))
             if "conftest" in checkers:
-                rego_jobs.append(
-                    (t, pool.submit(timed, step, "conftest", rego.run, repo, t.files, t.environment, procs))
+                rego_job = pool.submit(
+                    timed, step, "conftest", rego.run, repo, t.files, t.environment, procs, t.context
                 )
+                rego_jobs.append((t, rego_job))
             if "secrets" in checkers:
                 step = _step("secrets", t.environment, len(targets))
                 for path in t.paths:
-                    job = pool.submit(timed, step, "secrets", secret_scan.scan_tree, repo, path, procs)
-                    secret_jobs.append((t, path, job))
+                    scan = pool.submit(timed, step, "secrets", secret_scan.scan_tree, repo, path, procs)
+                    secret_jobs.append((t, path, scan))
         others: list[Future[Any]] = [job for _, job in rego_jobs]
-        others += [job for _, job in checkov_jobs] + [job for _, _, job in secret_jobs]
+        others += [checkov_job] if checkov_job is not None else []
+        others += [job for _, _, job in secret_jobs]
         _wait_or_cancel(parse_job, others, procs)
     seconds["total"] = time.perf_counter() - started
 
@@ -202,15 +210,14 @@ def _check(
         seconds=seconds,
     )
     active: set[tuple[str, ObjectRef, str]] = set()
-    for _, rego_job in rego_jobs:
-        _add_rego(report, parsed, rego_job.result(), active)
-    soft = checkov_scan.soft_fail_checks(repo) if checkov_jobs else frozenset()
-    for t, checkov_job in checkov_jobs:
-        own = {str(f) for f in t.files}
+    for _, done in rego_jobs:
+        _add_rego(report, parsed, done.result(), active)
+    if checkov_job is not None:
+        soft = checkov_scan.soft_fail_checks(repo)
+        # Dockerfiles and workflows belong to no environment.
+        environment_of = {str(f): t.environment for t in targets for f in t.files}
         for found in checkov_job.result():
-            # Dockerfiles and workflows belong to no environment.
-            environment = t.environment if found.file in own else None
-            finding = _checkov_finding(parsed, found, soft, environment)
+            finding = _checkov_finding(parsed, found, soft, environment_of.get(found.file))
             # An active exemption annotation covers checkov's checks as well as the Rego rules.
             if (found.file, finding.obj, found.check_id) not in active:
                 report.findings.append(finding)

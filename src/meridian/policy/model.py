@@ -39,6 +39,19 @@ class Finding:
     url: str = ""
     environment: str | None = None
 
+    @property
+    def detail(self) -> str:
+        """The message without the object it starts with, for reports that show the object apart."""
+        return self.message.removeprefix(f"{self.obj}: ") if self.obj else self.message
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def one_line(self) -> str:
+        """`RULE object (file:line): message`: one finding as promotions and logs list them."""
+        return f"{self.rule} {self.obj or '(file)'} ({self.where}): {self.detail}"
+
 
 @dataclass(frozen=True)
 class Exemption:

@@ -69,15 +69,33 @@ def conftest_command(
     return [*command, *map(str, files)]
 
 
+def gate_data(environment: str | None, context: Sequence[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """What the policies read under data.meridian: the environment, and the objects of it that are
+    not under test (lib/context.rego); None when there is nothing to say."""
+    meridian: dict[str, Any] = {}
+    if environment:
+        meridian["environment"] = environment
+    if context is not None:
+        meridian["context"] = list(context)
+    return {"meridian": meridian} if meridian else None
+
+
 def run(
-    repo: Repo, files: Sequence[Path], environment: str | None, procs: Processes | None = None
+    repo: Repo,
+    files: Sequence[Path],
+    environment: str | None,
+    procs: Processes | None = None,
+    context: Sequence[dict[str, Any]] | None = None,
 ) -> RegoResult:
+    """conftest over `files`; `context` is the rest of the environment (None: nothing known of it,
+    []: the files are the whole environment)."""
     conftest = toolchain.require_tool(repo, "conftest")
     with tempfile.TemporaryDirectory(prefix="meridian-gate-") as tmp:
         data_file = None
-        if environment:
+        data = gate_data(environment, context)
+        if data is not None:
             data_file = Path(tmp) / "meridian-environment.json"
-            data_file.write_text(json.dumps({"meridian": {"environment": environment}}))
+            data_file.write_text(json.dumps(data))
         command = conftest_command(repo, files, data_file, conftest)
         proc = (procs or Processes()).run(command, env=toolchain.tool_env(repo))
     if proc.returncode != 0:

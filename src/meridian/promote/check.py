@@ -24,7 +24,7 @@ from meridian.exitcodes import ExitCode
 from meridian.paths import Repo
 from meridian.policy import gate
 from meridian.promote.config import PROMOTION_FILE, PromotionConfig, load_config
-from meridian.promote.facts import AppState, Overrides, app_states, document
+from meridian.promote.facts import AppState, GateVerdict, Overrides, app_states, document
 from meridian.promote.git import Git
 from meridian.promote.message import AppRecord, records
 from meridian.promote.rules import POLICY_DIR, Denial, evaluate
@@ -55,6 +55,7 @@ class CheckReport:
     apps: list[CheckedApp] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     gate_summary: str = ""
+    gate_violations: tuple[str, ...] = ()  # the gate's denied findings, one line each
 
     @property
     def denials(self) -> list[Denial]:
@@ -162,6 +163,7 @@ def check(
         with worktree(repo, git, head) as (tree, _):
             result = gate.check_environment(tree, envs[0], checkers=checkers)
         report.gate_summary = result.summary()
+        report.gate_violations = GateVerdict.of(result).violations
         for doc in docs:
             doc["gate"] = {"checked": True, "passed": result.passed, "summary": report.gate_summary}
         for checked, denials in zip(report.apps, evaluate(repo, policies, docs), strict=True):

@@ -20,7 +20,7 @@ from typing import Any
 from meridian.errors import ConflictError, InputError, MeridianError
 from meridian.paths import Repo
 from meridian.policy import gate
-from meridian.promote import branches, github, texts
+from meridian.promote import branches, claims, github, texts
 from meridian.promote.clock import iso
 from meridian.promote.config import PromotionConfig, load_config
 from meridian.promote.diff import build_overlay, rendered_diff
@@ -74,6 +74,7 @@ class Options:
     remote: str = "origin"
     base: str | None = None  # the pull request's base branch; default: the current branch
     say: Say = _quiet
+    warn: Say = _quiet  # what people must not miss (a plan that ignores uncommitted files)
 
 
 @dataclass
@@ -158,10 +159,12 @@ def open_context(repo: Repo, options: Options, overrides: Overrides) -> Context:
     git = Git(repo.root)
     git.require_repository()
     dirty = git.dirty_paths(RELEVANT_PATHS)
+    shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
     if dirty and options.plan:
-        options.say(f"the plan judges HEAD; {len(dirty)} uncommitted change(s) are not part of it")
+        # A plan answers "what would `promote` do now", and promote judges HEAD: so does the plan.
+        for line in _ignored_by_plan(dirty, shown):
+            options.warn(line)
     elif dirty:
-        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
         raise ConflictError(
             f"the working tree has changes a promotion would not see: {shown}",
             hint="commit or stash them (git stash -u) first; promotions judge committed state",
@@ -186,6 +189,17 @@ def open_context(repo: Repo, options: Options, overrides: Overrides) -> Context:
             )
         ctx.pr_base = base
     return ctx
+
+
+def _ignored_by_plan(dirty: list[str], shown: str) -> list[str]:
+    count = len(dirty)
+    lines = [f"this plan judges HEAD, as `promote` would; it ignores {count} uncommitted change(s): {shown}"]
+    for path in dirty:
+        name = Path(path).name
+        if name in ("lock.yaml", "holds.yaml") and path.startswith("environments/"):
+            kind = "lock" if name == "lock.yaml" else "holds"
+            lines.append(f"{path} is not committed: the plan does not see this {kind}; commit it to count")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -343,8 +357,8 @@ def _evaluate(ctx: Context, units: Sequence[Unit], verdict: GateVerdict | None =
     return out
 
 
-def _refusal(unit: Unit, denials: list[Denial]) -> str:
-    return f"{unit.describe()} refused:\n" + "\n".join(f"  {d}" for d in denials)
+def _refusal(unit: Unit, denials: list[Denial], violations: Sequence[str] = ()) -> str:
+    return f"{unit.describe()} refused:\n" + "\n".join(texts.refusal_lines(denials, violations))
 
 
 # --- carrying out ------------------------------------------------------------------------------------------
@@ -362,9 +376,27 @@ class _Built:
     denials: list[Denial]
     diff: str
     gate_summary: str
+    violations: tuple[str, ...] = ()  # the gate's denied findings, one line each
 
 
 def _carry_out(ctx: Context, unit: Unit, denials: list[Denial]) -> Outcome:
+    if ctx.options.plan:
+        return _carry_out_claimed(ctx, unit, denials)
+    # Looking for pending branches and making the new one happen under one claim, so that two
+    # promotions of the same app and environment started together cannot both find none.
+    try:
+        with claims.claim(ctx.git, [unit.name, *unit.apps], unit.env, unit.describe()):
+            return _carry_out_claimed(ctx, unit, denials)
+    except claims.Claimed as busy:
+        return _outcome(
+            unit,
+            Status.CONFLICT,
+            f"{unit.describe()} conflicts with {busy.holder}, which is running now",
+            notes=["wait for it to finish; its branch is then pending, and this run would conflict with it"],
+        )
+
+
+def _carry_out_claimed(ctx: Context, unit: Unit, denials: list[Denial]) -> Outcome:
     options, git = ctx.options, ctx.git
     pending = branches.pending(git, [unit.name, *unit.apps], unit.env, ctx.head, options.remote)
     # The same promotion made before (a re-run): its branch already holds exactly these versions.
@@ -379,12 +411,16 @@ def _carry_out(ctx: Context, unit: Unit, denials: list[Denial]) -> Outcome:
     built = _build(ctx, unit, commit=not options.plan and same is None)
     found: dict[str, Any] = {"denials": built.denials, "diff": built.diff, "gate_summary": built.gate_summary}
     if options.plan:
-        message = _refusal(unit, built.denials) if built.denials else f"{unit.describe()}: every rule holds"
+        message = (
+            _refusal(unit, built.denials, built.violations)
+            if built.denials
+            else f"{unit.describe()}: every rule holds"
+        )
         return _outcome(
             unit, Status.PLANNED, message, notes=[f"pending: {p.branch}" for p in pending], **found
         )
     if built.denials:
-        return _outcome(unit, Status.REFUSED, _refusal(unit, built.denials), **found)
+        return _outcome(unit, Status.REFUSED, _refusal(unit, built.denials, built.violations), **found)
     body = texts.pull_request_body(unit, ctx.overrides, built.gate_summary, options.checkers, built.diff)
     if same is not None:  # a re-run with --push: the branch is pushed and has its pull request
         outcome = _outcome(unit, Status.PENDING, f"{unit.describe()} already waits on {unit.branch}", **found)
@@ -431,13 +467,13 @@ def _build(ctx: Context, unit: Unit, *, commit: bool) -> _Built:
         report = gate.check_environment(tree, unit.env, checkers=options.checkers)
         after = {app: (tree.build_dir / unit.env / "apps" / f"{app}.yaml").read_text() for app in unit.apps}
         diff = "".join(rendered_diff(unit.env, app, before[app], after[app]) for app in unit.apps)
-        verdict = GateVerdict(report.passed, report.summary())
+        verdict = GateVerdict.of(report)
         denials = _evaluate(ctx, [unit], verdict)[0]
         sha = None
         if commit and not denials:
             message = texts.commit_message(unit, ctx.overrides, verdict.summary, options.checkers)
             sha = tree_git.commit_paths(unit.files, message)
-    return _Built(sha, denials, diff, verdict.summary)
+    return _Built(sha, denials, diff, verdict.summary, verdict.violations)
 
 
 def _land(ctx: Context, unit: Unit, built: _Built, others: list[branches.Pending], body: str) -> Outcome:

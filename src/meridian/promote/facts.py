@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from meridian.policy.model import GateReport
 from meridian.promote.clock import format_duration, iso
 from meridian.promote.config import PromotionConfig
 from meridian.promote.freeze import active_windows
@@ -57,6 +58,12 @@ class Overrides:
 class GateVerdict:
     passed: bool
     summary: str
+    # Each denied finding as `policy check` names it: rule, object, file and line, message.
+    violations: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, report: GateReport) -> GateVerdict:
+        return cls(report.passed, report.summary(), tuple(f.one_line() for f in report.denied))
 
 
 def app_states(

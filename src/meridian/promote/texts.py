@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from meridian.promote import message as m
 from meridian.promote.clock import iso
 from meridian.promote.facts import Overrides
@@ -9,6 +11,15 @@ from meridian.promote.units import Unit
 
 # GitHub rejects bodies over 65536 characters; the diff gives way first.
 _MAX_DIFF = 50_000
+
+
+def refusal_lines(denials: Sequence[object], violations: Sequence[str]) -> list[str]:
+    """The rules that refuse, then each finding of a failed policy gate as `policy check` names it."""
+    lines = [f"  {d}" for d in denials]
+    if violations:
+        lines.append(f"  policy gate: {len(violations)} denied")
+        lines += [f"    {v}" for v in violations]
+    return lines
 
 
 def title(unit: Unit) -> str:

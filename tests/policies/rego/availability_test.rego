@@ -24,7 +24,21 @@ _hpa(min) := {
 
 test_autoscaler_min_replicas_decides if {
 	fx.prod_rule_ids([_single, fx.pdb, _hpa({"minReplicas": 2})]) == set()
-	fx.prod_rule_ids([fx.deployment, fx.pdb, _hpa({})]) == {"MER-AVL-001"}
+	fx.prod_rule_ids([fx.deployment, fx.pdb, _hpa({})]) == {"MER-AVL-004"}
+}
+
+test_production_autoscaler_with_one_replica_is_denied_on_its_own if {
+	fx.prod_rule_ids([_hpa({"minReplicas": 1})]) == {"MER-AVL-004"}
+	fx.prod_rule_ids([_hpa({})]) == {"MER-AVL-004"}
+	fx.prod_rule_ids([_hpa({"minReplicas": 3})]) == set()
+	fx.rule_ids([_hpa({"minReplicas": 1})]) == set()
+}
+
+test_production_autoscaler_finding_names_its_target if {
+	some r in fx.results([_hpa({"minReplicas": 1})], "prod")
+	r.rule == "MER-AVL-004"
+	r.severity == "deny"
+	contains(r.detail, "may scale Deployment orders down to 1 replica(s)")
 }
 
 test_missing_budget_is_denied_in_prod if {
@@ -59,7 +73,7 @@ test_label_selector_operators if {
 	not availability.selects({"matchLabels": {"app": "web"}}, labels)
 }
 
-test_budget_allowing_no_eviction_is_warned if {
+test_budget_allowing_no_eviction_is_denied if {
 	every spec in [{"maxUnavailable": 0}, {"maxUnavailable": "0%"}, {"minAvailable": "100%"}, {"minAvailable": 2}] {
 		budget := json.patch(fx.pdb, [{"op": "replace", "path": "/spec", "value": object.union(spec, {"selector": fx.pdb.spec.selector})}])
 		fx.rule_ids([fx.deployment, budget]) == {"MER-AVL-003"}
@@ -69,4 +83,11 @@ test_budget_allowing_no_eviction_is_warned if {
 test_budget_leaving_room_passes if {
 	budget := json.patch(fx.pdb, [{"op": "replace", "path": "/spec", "value": {"minAvailable": 1, "selector": fx.pdb.spec.selector}}])
 	fx.prod_rule_ids([fx.deployment, budget]) == set()
+}
+
+test_budget_allowing_no_eviction_is_denied_in_every_environment if {
+	budget := json.patch(fx.pdb, [{"op": "replace", "path": "/spec", "value": {"maxUnavailable": 0, "selector": fx.pdb.spec.selector}}])
+	some r in fx.results([budget], "dev")
+	r.rule == "MER-AVL-003"
+	r.severity == "deny"
 }

@@ -58,3 +58,36 @@ test_every_catalog_entry_is_complete if {
 		rule.url != ""
 	}
 }
+
+_open_egress := {
+	"apiVersion": "networking.k8s.io/v1",
+	"kind": "NetworkPolicy",
+	"metadata": {"name": "allow-api-server", "namespace": "vault"},
+	"spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]}]},
+}
+
+test_a_rule_in_transition_warns_and_says_until_when if {
+	catalog.rules["MER-NET-004"].severity == "deny"
+	results := main.warn with input as fx.as_input([_open_egress]) with data.meridian.today as "2026-12-02"
+	some r in results
+	r.rule == "MER-NET-004"
+	r.severity == "warn"
+	contains(r.detail, sprintf("(a warning until %s, then denied: ", [catalog.transitions["MER-NET-004"].until]))
+	count(main.deny) == 0 with input as fx.as_input([_open_egress]) with data.meridian.today as "2026-12-02"
+}
+
+test_a_transition_ends_by_itself if {
+	day := catalog.transitions["MER-NET-004"].until
+	count(main.deny) == 0 with input as fx.as_input([_open_egress]) with data.meridian.today as day
+	some r in main.deny with input as fx.as_input([_open_egress]) with data.meridian.today as "2099-01-01"
+	r.rule == "MER-NET-004"
+	not contains(r.detail, "a warning until")
+}
+
+test_every_transition_names_a_deny_rule_a_date_and_a_reason if {
+	every id, t in catalog.transitions {
+		catalog.rules[id].severity == "deny"
+		regex.match(`^\d{4}-\d{2}-\d{2}$`, t.until)
+		t.reason != ""
+	}
+}

@@ -62,3 +62,16 @@ test_application_set_generating_default_project_is_denied if {
 	fx.rule_ids([_appset({})]) == {"MER-ARGO-001"}
 	fx.rule_ids([_appset({"project": "shop"})]) == set()
 }
+
+test_pod_security_labels_without_enforce_are_denied if {
+	some r in fx.results([_ns({"pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted"})], "dev")
+	r.rule == "MER-NS-004"
+	contains(r.detail, "pod-security.kubernetes.io/audit, pod-security.kubernetes.io/warn")
+	fx.rule_ids([_ns({"pod-security.kubernetes.io/warn": "restricted"})]) == {"MER-NS-004"}
+}
+
+test_enforce_with_no_pod_security_level_is_denied if {
+	fx.rule_ids([_ns({"pod-security.kubernetes.io/enforce": "strict"})]) == {"MER-NS-004"}
+	app := json.patch(fx.namespace, [{"op": "replace", "path": "/metadata/labels/pod-security.kubernetes.io~1enforce", "value": "Restricted"}])
+	fx.rule_ids([app, fx.quota, fx.limit_range, fx.default_deny]) == {"MER-NS-004"}
+}

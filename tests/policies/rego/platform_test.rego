@@ -78,3 +78,50 @@ test_disabled_components_are_not_single_replicas if {
 	off := json.patch(fx.helm_release, [{"op": "add", "path": "/spec/values/read", "value": {"replicas": 0}}])
 	fx.prod_rule_ids([off]) == set()
 }
+
+_vault(values) := {
+	"apiVersion": "meridian.dev/v1alpha1",
+	"kind": "HelmRelease",
+	"metadata": {"name": "vault", "namespace": "vault"},
+	"spec": {"chart": "vault", "version": "0.29.1", "repository": "https://helm.releases.hashicorp.com", "values": values},
+}
+
+_tls_values := {
+	"global": {"tlsDisable": false},
+	"server": {"ha": {"enabled": true, "replicas": 3, "raft": {"enabled": true, "config": "listener \"tcp\" {\n  address = \"[::]:8200\"\n  tls_cert_file = \"/vault/tls/tls.crt\"\n  tls_key_file = \"/vault/tls/tls.key\"\n}\nstorage \"raft\" {\n  retry_join {\n    leader_api_addr = \"https://vault-0.vault-internal:8200\"\n  }\n}\n"}}},
+}
+
+_vault_problems(values, env) := {r.detail | some r in fx.results([_vault(values)], env); r.rule == "MER-PLT-006"}
+
+test_vault_with_tls_passes_outside_dev if {
+	_vault_problems(_tls_values, "prod") == set()
+}
+
+test_vault_over_plain_http_is_reported_outside_dev_only if {
+	plain := json.patch(_tls_values, [
+		{"op": "replace", "path": "/global/tlsDisable", "value": true},
+		{"op": "replace", "path": "/server/ha/raft/config", "value": "listener \"tcp\" {\n  address = \"[::]:8200\"\n  tls_disable = 1\n}\nstorage \"raft\" {\n  retry_join {\n    leader_api_addr = \"http://vault-0.vault-internal:8200\"\n  }\n}\n"},
+	])
+	count(_vault_problems(plain, "staging")) == 3
+	count(_vault_problems(plain, "prod")) == 3
+	_vault_problems(plain, "dev") == set()
+	_vault_problems({"server": {"dev": {"enabled": true}}}, "dev") == set()
+}
+
+test_vault_chart_default_is_plain_http if {
+	some detail in _vault_problems(object.remove(_tls_values, ["global"]), "prod")
+	contains(detail, "global.tlsDisable is not false")
+}
+
+test_vault_dev_mode_outside_dev_is_reported if {
+	some detail in _vault_problems({"global": {"tlsDisable": false}, "server": {"dev": {"enabled": true}}}, "staging")
+	contains(detail, "runs Vault in dev mode in staging")
+}
+
+test_vault_clients_over_plain_http_are_reported if {
+	env_addr := fx.patched([{"op": "add", "path": "/spec/template/spec/containers/0/env", "value": [{"name": "VAULT_ADDR", "value": "http://vault.vault.svc:8200"}]}])
+	"MER-PLT-006" in fx.prod_rule_ids([env_addr, fx.pdb])
+	annotated := fx.patched([{"op": "add", "path": "/spec/template/metadata/annotations", "value": {"vault.hashicorp.com/service": "http://vault.vault.svc:8200"}}])
+	"MER-PLT-006" in fx.prod_rule_ids([annotated, fx.pdb])
+	not "MER-PLT-006" in fx.rule_ids([annotated])
+}

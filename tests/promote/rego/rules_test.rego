@@ -80,7 +80,18 @@ test_an_app_the_previous_environment_lacks_is_denied if {
 }
 
 test_another_build_of_the_same_tag_is_denied if {
-	rules_of(object.union(base, {"digest": "sha256:other"})) == {"MER-PROMO-002"}
+	rules_of(object.union(base, {"digest": "sha256:other"})) == {"MER-PROMO-014"}
+}
+
+test_a_digest_the_previous_environment_runs_by_tag_only_is_denied if {
+	by_tag := json.patch(base, [{"op": "replace", "path": "/environments/staging/digest", "value": ""}])
+	rules_of(by_tag) == {"MER-PROMO-014"}
+	some d in promotion.deny with input as by_tag
+	contains(d.msg, "orders 1.1.0 runs in staging by tag only, with no digest, but this change pins sha256:b")
+}
+
+test_a_promotion_that_drops_the_digest_is_denied if {
+	rules_of(object.union(base, {"digest": "", "require_digest": false})) == {"MER-PROMO-014"}
 }
 
 test_soak_time_not_reached_is_denied if {
@@ -124,8 +135,9 @@ test_a_held_app_is_denied_until_released if {
 }
 
 test_a_missing_digest_is_denied_where_required if {
-	rules_of(object.union(base, {"digest": ""})) == {"MER-PROMO-007"}
-	count(promotion.deny) == 0 with input as object.union(base, {"digest": "", "require_digest": false})
+	by_tag := json.patch(base, [{"op": "replace", "path": "/digest", "value": ""}, {"op": "replace", "path": "/environments/staging/digest", "value": ""}])
+	rules_of(by_tag) == {"MER-PROMO-007"}
+	count(promotion.deny) == 0 with input as object.union(by_tag, {"require_digest": false})
 }
 
 test_a_failing_gate_is_denied if {

@@ -37,8 +37,8 @@ def render(report: GateReport, console: Console) -> None:
                     f"[bold]{label}[/]" if row == 0 else "",
                     finding.rule,
                     _SEVERITY_STYLE[finding.severity],
-                    escape(_message(finding)),
-                    escape(_where(finding.file, finding.line)),
+                    escape(finding.detail),
+                    escape(finding.where),
                 )
         console.print(table)
     if report.exemptions:
@@ -53,9 +53,3 @@ def render(report: GateReport, console: Console) -> None:
     timing = ", ".join(f"{step} {seconds:.1f}s" for step, seconds in report.seconds.items())
     style = "green" if report.passed else "bold red"
     console.print(f"[{style}]{escape(report.summary())}[/] [dim]({timing})[/]")
-
-
-def _message(finding: Finding) -> str:
-    """The message without the object prefix, which the object column already shows."""
-    prefix = f"{finding.obj}: "
-    return finding.message.removeprefix(prefix) if finding.obj else finding.message

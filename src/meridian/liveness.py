@@ -1,0 +1,21 @@
+"""Is the process that left a lock behind still running? Only a process of this host can be asked."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+def process_alive(pid: int, host: str) -> bool:
+    """True unless the process is known to be gone: another host's process counts as alive."""
+    if pid <= 0:
+        return False
+    if host != socket.gethostname():
+        return True  # cannot tell from here: assume it still runs
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
