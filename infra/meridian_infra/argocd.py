@@ -18,9 +18,12 @@ from meridian_infra.spec.models import EnvironmentSpec
 NAMESPACE = "argocd"
 IN_CLUSTER = "https://kubernetes.default.svc"
 # Kinds the platform owns in app namespaces; an app's manifests may not create or change them.
+# The platform owns each app namespace's quota, limits and network policies (namespaces.py): an
+# app's manifests may not bring their own, so none can widen "only orders may call inventory".
 PLATFORM_OWNED_KINDS = [
     {"group": "", "kind": "ResourceQuota"},
     {"group": "", "kind": "LimitRange"},
+    {"group": "networking.k8s.io", "kind": "NetworkPolicy"},
 ]
 
 

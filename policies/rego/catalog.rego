@@ -95,7 +95,6 @@ rules := {
 # themselves. Each says what must change. Remove the entry when the render complies.
 transitions := {
 	"MER-PLT-006": _until("2027-01-31", "infra/meridian_infra/vault.py serves Vault over plain HTTP in staging and prod (tls_disable = 1, global.tlsDisable left at true, http:// join addresses)"),
-	"MER-ARGO-004": _until("2027-01-31", "infra/meridian_infra/argocd.py does not reserve NetworkPolicy (networking.k8s.io) in the AppProject's namespaceResourceBlacklist"),
 }
 
 _until(date, reason) := {"until": date, "reason": reason}

@@ -243,3 +243,20 @@ def test_only_argo_cds_repo_server_reaches_git_hosts(declared):
     assert not _egress_allows(
         policies, {"app.kubernetes.io/name": "argocd-application-controller"}, "203.0.113.10", 443
     )
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_only_orders_may_call_inventory_and_the_project_reserves_that_kind(declared, env):
+    _, _, recording = declared[env]
+    grpc_in = [
+        (p["metadata"]["name"], rule)
+        for p in objects(recording, "NetworkPolicy", "inventory")
+        for rule in p["spec"].get("ingress", [])
+        if any(port["port"] == 50051 for port in rule.get("ports", []))
+    ]
+    assert [name for name, _ in grpc_in] == ["allow-ingress-from-orders"]
+    (peer,) = grpc_in[0][1]["from"]
+    assert peer["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "orders"}}
+    (project,) = objects(recording, "AppProject")
+    reserved = project["spec"]["namespaceResourceBlacklist"]
+    assert {"group": "networking.k8s.io", "kind": "NetworkPolicy"} in reserved
