@@ -12,10 +12,31 @@ from typing import Any
 import pulumi
 
 from meridian_infra.helm import Charts
+from meridian_infra.objects import Manifest, declare, manifest
 from meridian_infra.spec.models import EnvironmentSpec, SealType, VaultMode
 
 NAMESPACE = "vault"
 SERVICE_ADDRESS = f"http://vault.{NAMESPACE}.svc:8200"
+# Dev mode's root token reaches the server from this Secret, never as a literal in the pod spec.
+DEV_ROOT_TOKEN_SECRET = "vault-dev-root-token"
+DEV_ROOT_TOKEN_KEY = "token"
+DEV_ROOT_TOKEN_ENV = "MERIDIAN_DEV_ROOT_TOKEN"
+DEV_TOKEN_EXEMPTION = (
+    "expires=2027-06-30; reason=generated at deploy time (random, kept in the stack's encrypted "
+    "state) for dev mode only; the render holds a placeholder, never the token"
+)
+
+
+def dev_root_token_secret(token: pulumi.Input[str]) -> Manifest:
+    return manifest(
+        "v1",
+        "Secret",
+        DEV_ROOT_TOKEN_SECRET,
+        NAMESPACE,
+        annotations={"exemption.meridian.dev/MER-SEC-001": DEV_TOKEN_EXEMPTION},
+        type="Opaque",
+        string_data={DEV_ROOT_TOKEN_KEY: token},  # the typed class takes it snake_case
+    )
 
 
 def raft_config(spec: EnvironmentSpec, seal_stanza: str) -> str:
@@ -32,9 +53,7 @@ def raft_config(spec: EnvironmentSpec, seal_stanza: str) -> str:
     )
 
 
-def helm_values(
-    spec: EnvironmentSpec, server_config: pulumi.Input[str], dev_root_token: pulumi.Input[str]
-) -> dict[str, Any]:
+def helm_values(spec: EnvironmentSpec, server_config: pulumi.Input[str]) -> dict[str, Any]:
     ha = spec.vault.mode is VaultMode.HA
     values: dict[str, Any] = {
         "global": {"enabled": True},
@@ -58,7 +77,13 @@ def helm_values(
             "raft": {"enabled": True, "setNodeId": True, "config": server_config},
         }
     else:
-        values["server"]["dev"] = {"enabled": True, "devRootToken": dev_root_token}
+        # The chart would put devRootToken into the pod spec as a literal; it stays empty and the
+        # server reads the token from the Secret through an env var given to its -dev flag.
+        values["server"]["dev"] = {"enabled": True, "devRootToken": ""}
+        values["server"]["extraSecretEnvironmentVars"] = [
+            {"envName": DEV_ROOT_TOKEN_ENV, "secretName": DEV_ROOT_TOKEN_SECRET, "secretKey": DEV_ROOT_TOKEN_KEY}
+        ]
+        values["server"]["extraArgs"] = f'-dev-root-token-id="${DEV_ROOT_TOKEN_ENV}"'
     return values
 
 
@@ -104,7 +129,15 @@ class VaultRelease(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("meridian:platform:Vault", "vault", None, opts)
-        values = helm_values(spec, server_config(spec, seal_settings), dev_root_token)
-        self.release = charts.release("vault", values, parent=self, depends_on=[namespace])
+        values = helm_values(spec, server_config(spec, seal_settings))
+        needs: list[pulumi.Resource] = [namespace]
+        if spec.vault.mode is VaultMode.DEV:
+            needs.append(
+                declare(
+                    dev_root_token_secret(dev_root_token),
+                    pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+                )
+            )
+        self.release = charts.release("vault", values, parent=self, depends_on=needs)
         self.address = SERVICE_ADDRESS
         self.register_outputs({"address": self.address})
