@@ -113,7 +113,11 @@ def platform_namespace_objects(spec: EnvironmentSpec, name: str) -> list[Manifes
     if name == "argocd":
         objects.append(np.allow_git(name))
     if name == np.MONITORING_NAMESPACE:
-        objects += [np.allow_scrape_everywhere(name), np.allow_node_scrape(name), np.allow_otlp_from_apps(name)]
+        objects += [
+            np.allow_scrape_everywhere(name),
+            np.allow_node_scrape(name),
+            np.allow_otlp_from_apps(name),
+        ]
     if name == np.VAULT_NAMESPACE:
         objects += np.allow_vault_clients(name, spec.network.database_cidrs)
     objects += np.allow_webhooks(name)

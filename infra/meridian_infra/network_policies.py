@@ -206,7 +206,9 @@ def allow_vault_clients(namespace: str, database_cidrs: list[str]) -> list[Manif
 # (the Vault Agent sidecar, the operator's validation).
 WEBHOOKS: dict[str, list[tuple[str, dict[str, str], int]]] = {
     VAULT_NAMESPACE: [("allow-webhook-vault-agent-injector", {APP_NAME_LABEL: "vault-agent-injector"}, 8080)],
-    MONITORING_NAMESPACE: [("allow-webhook-prometheus-operator", {"app": "kube-prometheus-stack-operator"}, 10250)],
+    MONITORING_NAMESPACE: [
+        ("allow-webhook-prometheus-operator", {"app": "kube-prometheus-stack-operator"}, 10250)
+    ],
 }
 # Everywhere: the API server's address is not one the spec knows (a managed control plane's, or
 # the nodes'), so the webhook's pods and port are what narrows these.
@@ -276,7 +278,9 @@ def allow_otlp(namespace: str) -> Manifest:
             "policyTypes": ["Egress"],
             "egress": [
                 {
-                    "to": [{**_namespace(MONITORING_NAMESPACE), "podSelector": {"matchLabels": OTLP_COLLECTOR}}],
+                    "to": [
+                        {**_namespace(MONITORING_NAMESPACE), "podSelector": {"matchLabels": OTLP_COLLECTOR}}
+                    ],
                     "ports": _tcp(*OTLP_PORTS),
                 }
             ],

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 
-from meridian_infra import dashboards, slo
+from meridian_infra import dashboards, sizing, slo
 from meridian_infra.helm import Charts
 from meridian_infra.objects import TEAM_LABEL, Manifest, declare, manifest
 from meridian_infra.spec.models import EnvironmentSpec, LokiMode
@@ -91,26 +91,44 @@ def prometheus_stack_values(
     if obs.grafana_replicas > 1:
         raise GrafanaNotShared(obs.grafana_replicas)
     storage = {"volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": obs.storage}}}}}
+    sized = sizing.resources
     return {
         "prometheus": {
             "prometheusSpec": {
                 "replicas": obs.prometheus_replicas,
                 "retention": obs.retention,
                 "storageSpec": storage,
+                "resources": sized(sizing.prometheus_size(obs.storage)),
                 # Select monitors and rules from every namespace, not only the chart's own release.
                 "serviceMonitorSelectorNilUsesHelmValues": False,
                 "podMonitorSelectorNilUsesHelmValues": False,
                 "ruleSelectorNilUsesHelmValues": False,
+                # The apps' OTLP metrics arrive through Alloy, which writes them here.
+                "enableRemoteWriteReceiver": True,
             },
         },
         "alertmanager": {
-            "alertmanagerSpec": {"replicas": obs.alertmanager_replicas},
+            "alertmanagerSpec": {
+                "replicas": obs.alertmanager_replicas,
+                "resources": sized(sizing.CONTROLLER),
+            },
             "config": alertmanager_config(spec, receiver_urls),
         },
+        "prometheusOperator": {
+            "resources": sized(sizing.CONTROLLER),
+            "prometheusConfigReloader": {"resources": sized(sizing.SIDECAR)},
+            "admissionWebhooks": {"patch": {"resources": sized(sizing.SIDECAR)}},
+        },
+        "kube-state-metrics": {"resources": sized(sizing.CONTROLLER)},
+        "prometheus-node-exporter": {"resources": sized(sizing.SIDECAR)},
         "grafana": {
             "replicas": obs.grafana_replicas,
             "adminPassword": grafana_password,
-            "sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "searchNamespace": "ALL"}},
+            "resources": sized(sizing.SERVICE),
+            "sidecar": {
+                "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "searchNamespace": "ALL"},
+                "resources": sized(sizing.SIDECAR),
+            },
             "additionalDataSources": [{"name": "Loki", "type": "loki", "uid": "loki", "url": LOKI_QUERY_URL}],
         },
     }
@@ -140,16 +158,23 @@ def loki_values(spec: EnvironmentSpec) -> dict[str, Any]:
             ]
         },
     }
+    store = sizing.resources(sizing.LOG_STORE)
     values: dict[str, Any] = {
         "loki": common,
         "chunksCache": {"enabled": False},
         "resultsCache": {"enabled": False},
+        "sidecar": {"resources": sizing.resources(sizing.SIDECAR)},
+        "lokiCanary": {"resources": sizing.resources(sizing.SIDECAR)},
     }
     if loki.mode is LokiMode.SINGLE_BINARY:
         common["storage"] = {"type": "filesystem"}
         values |= {
             "deploymentMode": "SingleBinary",
-            "singleBinary": {"replicas": loki.replicas, "persistence": {"size": loki.storage}},
+            "singleBinary": {
+                "replicas": loki.replicas,
+                "persistence": {"size": loki.storage},
+                "resources": store,
+            },
             "read": {"replicas": 0},
             "write": {"replicas": 0},
             "backend": {"replicas": 0},
@@ -172,14 +197,27 @@ def loki_values(spec: EnvironmentSpec) -> dict[str, Any]:
         }
         values |= {
             "deploymentMode": "SimpleScalable",
-            "read": {"replicas": loki.replicas, **from_secret},
-            "write": {"replicas": loki.replicas, "persistence": {"size": loki.storage}, **from_secret},
-            "backend": {"replicas": loki.replicas, "persistence": {"size": loki.storage}, **from_secret},
+            "read": {"replicas": loki.replicas, "resources": store, **from_secret},
+            "write": {
+                "replicas": loki.replicas,
+                "persistence": {"size": loki.storage},
+                "resources": store,
+                **from_secret,
+            },
+            "backend": {
+                "replicas": loki.replicas,
+                "persistence": {"size": loki.storage},
+                "resources": store,
+                **from_secret,
+            },
             "singleBinary": {"replicas": 0},
         }
     # The gateway fronts every push and query: more than one replica where Loki itself is
     # replicated (the chart then adds its PodDisruptionBudget).
-    values["gateway"] = {"replicas": 2 if loki.replicas > 1 else 1}
+    values["gateway"] = {
+        "replicas": 2 if loki.replicas > 1 else 1,
+        "resources": sizing.resources(sizing.CONTROLLER),
+    }
     return values
 
 
@@ -330,12 +368,24 @@ def alloy_values(spec: EnvironmentSpec) -> dict[str, Any]:
         # API-based tailing needs no hostPath, so Alloy runs as a clustered Deployment
         # that shares the targets instead of a privileged DaemonSet.
         "controller": {"type": "deployment", "replicas": replicas},
+        "configReloader": {"resources": sizing.resources(sizing.SIDECAR)},
         "alloy": {
+            "resources": sizing.resources(sizing.SERVICE),
             "clustering": {"enabled": replicas > 1},
             "configMap": {"content": alloy_config(replicas > 1)},
             "extraPorts": [
-                {"name": "otlp-grpc", "port": OTLP_GRPC_PORT, "targetPort": OTLP_GRPC_PORT, "protocol": "TCP"},
-                {"name": "otlp-http", "port": OTLP_HTTP_PORT, "targetPort": OTLP_HTTP_PORT, "protocol": "TCP"},
+                {
+                    "name": "otlp-grpc",
+                    "port": OTLP_GRPC_PORT,
+                    "targetPort": OTLP_GRPC_PORT,
+                    "protocol": "TCP",
+                },
+                {
+                    "name": "otlp-http",
+                    "port": OTLP_HTTP_PORT,
+                    "targetPort": OTLP_HTTP_PORT,
+                    "protocol": "TCP",
+                },
             ],
         },
     }

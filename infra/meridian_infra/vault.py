@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 
+from meridian_infra import sizing
 from meridian_infra.helm import Charts
 from meridian_infra.objects import Manifest, declare, manifest
 from meridian_infra.spec.models import EnvironmentSpec, SealType, VaultMode
@@ -53,8 +54,29 @@ def raft_config(spec: EnvironmentSpec, seal_stanza: str) -> str:
     )
 
 
+# The chart's defaults (uid 100, gid 1000), restated whole: a non-empty value replaces them.
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": 100,
+    "runAsGroup": 1000,
+    "fsGroup": 1000,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+# Alive while it answers at all: sealed, uninitialised and standby servers are alive too, so the
+# probe never restarts a server waiting to be unsealed.
+LIVENESS_PATH = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204"
+
+
 def helm_values(spec: EnvironmentSpec, server_config: pulumi.Input[str]) -> dict[str, Any]:
     ha = spec.vault.mode is VaultMode.HA
+    security = {"pod": POD_SECURITY, "container": CONTAINER_SECURITY}
     values: dict[str, Any] = {
         "global": {"enabled": True},
         "injector": {
@@ -62,10 +84,18 @@ def helm_values(spec: EnvironmentSpec, server_config: pulumi.Input[str]) -> dict
             "replicas": 2 if ha else 1,
             "leaderElector": {"enabled": ha},
             "metrics": {"enabled": True},
+            "resources": sizing.resources(sizing.CONTROLLER),
+            "securityContext": security,
         },
         "server": {
             "dataStorage": {"enabled": ha, "size": spec.vault.storage},
             "auditStorage": {"enabled": ha, "size": spec.vault.storage},
+            "resources": sizing.resources(sizing.vault_server_size(ha)),
+            "statefulSet": {"securityContext": security},
+            "livenessProbe": {"enabled": True, "path": LIVENESS_PATH},
+            # The root filesystem is read-only; the start script writes its config to /tmp.
+            "volumes": [{"name": "tmp", "emptyDir": {}}],
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - a pod's own emptyDir
         },
         "ui": {"enabled": True},
         "csi": {"enabled": False},
@@ -81,7 +111,11 @@ def helm_values(spec: EnvironmentSpec, server_config: pulumi.Input[str]) -> dict
         # server reads the token from the Secret through an env var given to its -dev flag.
         values["server"]["dev"] = {"enabled": True, "devRootToken": ""}
         values["server"]["extraSecretEnvironmentVars"] = [
-            {"envName": DEV_ROOT_TOKEN_ENV, "secretName": DEV_ROOT_TOKEN_SECRET, "secretKey": DEV_ROOT_TOKEN_KEY}
+            {
+                "envName": DEV_ROOT_TOKEN_ENV,
+                "secretName": DEV_ROOT_TOKEN_SECRET,
+                "secretKey": DEV_ROOT_TOKEN_KEY,
+            }
         ]
         values["server"]["extraArgs"] = f'-dev-root-token-id="${DEV_ROOT_TOKEN_ENV}"'
     return values

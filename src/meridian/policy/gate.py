@@ -231,7 +231,9 @@ def _chart_objects(parsed: manifests.Manifests, targets: list[_Target]) -> dict[
         if t.environment is None or not any(f.is_dir() for f in folders):
             continue
         counts[t.environment] = sum(
-            1 for d in parsed.documents if d.obj is not None and any(d.file.is_relative_to(f) for f in folders)
+            1
+            for d in parsed.documents
+            if d.obj is not None and any(d.file.is_relative_to(f) for f in folders)
         )
     return counts
 

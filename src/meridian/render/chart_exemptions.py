@@ -36,7 +36,9 @@ class ChartExemption(BaseModel):
 
     def matches(self, release: str, obj: dict[str, Any]) -> bool:
         name = str((obj.get("metadata") or {}).get("name", ""))
-        return release == self.release and obj.get("kind") == self.kind and fnmatch.fnmatchcase(name, self.name)
+        return (
+            release == self.release and obj.get("kind") == self.kind and fnmatch.fnmatchcase(name, self.name)
+        )
 
     @property
     def annotation_value(self) -> str:

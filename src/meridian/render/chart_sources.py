@@ -170,7 +170,7 @@ def _pull_oci(source: ChartSource, cache: Path, helm: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     ref = f"{source.repository.rstrip('/')}/{source.chart}"
     with tempfile.TemporaryDirectory(prefix="meridian-helm-") as home:
-        proc = subprocess.run(  # noqa: S603 - fixed arguments, no shell
+        proc = subprocess.run(
             [helm, "pull", ref, "--version", source.version, "--destination", str(target.parent)],
             capture_output=True,
             text=True,

@@ -63,7 +63,9 @@ class RenderedRelease:
     crds: list[dict[str, Any]] = field(default_factory=list)
 
 
-def template(helm: str, release: Release, kube_version: str, api_versions: Iterable[str]) -> list[dict[str, Any]]:
+def template(
+    helm: str, release: Release, kube_version: str, api_versions: Iterable[str]
+) -> list[dict[str, Any]]:
     """Every document `helm template` renders for the release (hooks and CRDs included, tests not)."""
     with tempfile.TemporaryDirectory(prefix="meridian-helm-") as tmp:
         values = Path(tmp) / "values.json"
@@ -85,7 +87,7 @@ def template(helm: str, release: Release, kube_version: str, api_versions: Itera
         for api_version in sorted(set(api_versions)):
             command += ["--api-versions", api_version]
         try:
-            proc = subprocess.run(  # noqa: S603 - fixed arguments, no shell
+            proc = subprocess.run(
                 command,
                 capture_output=True,
                 text=True,

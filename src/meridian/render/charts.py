@@ -96,4 +96,3 @@ def render_charts(
 def _order(obj: dict[str, Any]) -> tuple[str, str, str]:
     metadata = obj.get("metadata", {})
     return (metadata.get("namespace", ""), obj.get("kind", ""), metadata.get("name", ""))
-
