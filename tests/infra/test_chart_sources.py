@@ -4,6 +4,7 @@ clear error naming the settings; and how chart exemptions reach the rendered obj
 from __future__ import annotations
 
 import hashlib
+import re
 import http.server
 import io
 import socket
@@ -177,3 +178,11 @@ def test_a_chart_exemption_without_a_date_or_reason_is_refused(tmp_path):
         _exemptions(tmp_path, [{k: v for k, v in ENTRY.items() if k != "expires"}])
     with pytest.raises(InputError, match=r"exemptions\.0\.reason"):
         _exemptions(tmp_path, [{**ENTRY, "reason": "x"}])
+
+
+def test_render_fails_naming_the_mirror_setting_when_a_chart_cannot_be_had(run_meridian, tmp_path):
+    result = run_meridian("render", "dev", "--platform", env={MIRROR_ENV: str(tmp_path / "no-mirror")})
+    assert result.returncode == 1, result.stdout + result.stderr
+    shown = " ".join((result.stdout + result.stderr).split())
+    assert f"{MIRROR_ENV}={tmp_path / 'no-mirror'}" in shown
+    assert re.search(r"charts\.[a-z-]+\.repository", shown), shown
