@@ -221,7 +221,7 @@ def loki_values(spec: EnvironmentSpec) -> dict[str, Any]:
     return values
 
 
-LOKI_STORAGE_SECRET = "loki-object-storage"
+LOKI_STORAGE_SECRET = "loki-object-storage"  # noqa: S105 - a Secret's name
 # The stack secret meridian:lokiObjectStorage's keys, and the variables Loki reads them as.
 LOKI_STORAGE_KEYS = {
     "endpoint": "LOKI_S3_ENDPOINT",
@@ -239,7 +239,8 @@ class LokiStorageNotConfigured(ValueError):
     def __init__(self, missing: list[str]) -> None:
         keys = ", ".join(missing)
         super().__init__(
-            f"observability.loki.mode simpleScalable stores in S3, but meridian:lokiObjectStorage lacks {keys}: "
+            "observability.loki.mode simpleScalable stores in S3, but meridian:lokiObjectStorage "
+            f"lacks {keys}: "
             "`pulumi config set --secret --path meridian:lokiObjectStorage.<key> VALUE` for each of "
             + ", ".join(LOKI_STORAGE_KEYS)
         )
@@ -358,6 +359,21 @@ otelcol.exporter.loki "apps" {{
 """
 
 
+# Alloy's image ships the user `alloy` (uid 473); its WAL and positions go to an emptyDir, so the
+# root filesystem can stay read-only.
+ALLOY_UID = 473
+ALLOY_STORAGE = "/var/lib/alloy/data"
+ALLOY_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "runAsUser": ALLOY_UID,
+    "runAsGroup": ALLOY_UID,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
 def alloy_replicas(spec: EnvironmentSpec) -> int:
     return max(1, min(3, spec.observability.loki.replicas))
 
@@ -367,10 +383,20 @@ def alloy_values(spec: EnvironmentSpec) -> dict[str, Any]:
     return {
         # API-based tailing needs no hostPath, so Alloy runs as a clustered Deployment
         # that shares the targets instead of a privileged DaemonSet.
-        "controller": {"type": "deployment", "replicas": replicas},
+        "global": {
+            "podSecurityContext": {"fsGroup": ALLOY_UID, "seccompProfile": {"type": "RuntimeDefault"}}
+        },
+        "controller": {
+            "type": "deployment",
+            "replicas": replicas,
+            "volumes": {"extra": [{"name": "storage", "emptyDir": {}}]},
+        },
         "configReloader": {"resources": sizing.resources(sizing.SIDECAR)},
         "alloy": {
             "resources": sizing.resources(sizing.SERVICE),
+            "securityContext": ALLOY_SECURITY,
+            "storagePath": ALLOY_STORAGE,
+            "mounts": {"extra": [{"name": "storage", "mountPath": ALLOY_STORAGE}]},
             "clustering": {"enabled": replicas > 1},
             "configMap": {"content": alloy_config(replicas > 1)},
             "extraPorts": [
@@ -392,7 +418,7 @@ def alloy_values(spec: EnvironmentSpec) -> dict[str, Any]:
 
 
 class Observability(pulumi.ComponentResource):
-    def __init__(
+    def __init__(  # noqa: PLR0917 - Pulumi components take their options positionally
         self,
         spec: EnvironmentSpec,
         charts: Charts,

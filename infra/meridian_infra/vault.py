@@ -19,10 +19,10 @@ from meridian_infra.spec.models import EnvironmentSpec, SealType, VaultMode
 NAMESPACE = "vault"
 SERVICE_ADDRESS = f"http://vault.{NAMESPACE}.svc:8200"
 # Dev mode's root token reaches the server from this Secret, never as a literal in the pod spec.
-DEV_ROOT_TOKEN_SECRET = "vault-dev-root-token"
-DEV_ROOT_TOKEN_KEY = "token"
-DEV_ROOT_TOKEN_ENV = "MERIDIAN_DEV_ROOT_TOKEN"
-DEV_TOKEN_EXEMPTION = (
+DEV_ROOT_TOKEN_SECRET = "vault-dev-root-token"  # noqa: S105 - names, not the token
+DEV_ROOT_TOKEN_KEY = "token"  # noqa: S105
+DEV_ROOT_TOKEN_ENV = "MERIDIAN_DEV_ROOT_TOKEN"  # noqa: S105
+DEV_ROOT_EXEMPTION = (
     "expires=2027-06-30; reason=generated at deploy time (random, kept in the stack's encrypted "
     "state) for dev mode only; the render holds a placeholder, never the token"
 )
@@ -34,7 +34,7 @@ def dev_root_token_secret(token: pulumi.Input[str]) -> Manifest:
         "Secret",
         DEV_ROOT_TOKEN_SECRET,
         NAMESPACE,
-        annotations={"exemption.meridian.dev/MER-SEC-001": DEV_TOKEN_EXEMPTION},
+        annotations={"exemption.meridian.dev/MER-SEC-001": DEV_ROOT_EXEMPTION},
         type="Opaque",
         string_data={DEV_ROOT_TOKEN_KEY: token},  # the typed class takes it snake_case
     )

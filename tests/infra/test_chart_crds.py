@@ -7,11 +7,11 @@ import tarfile
 
 import pytest
 import yaml
+from meridian_infra.offline import record_platform
 
 from meridian.paths import Repo
-from meridian.render.charts import chart_source
 from meridian.render.chart_sources import fetch
-from meridian_infra.offline import record_platform
+from meridian.render.charts import chart_source
 
 ENVS = ["dev", "staging", "prod"]
 

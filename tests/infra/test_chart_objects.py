@@ -90,7 +90,8 @@ def test_the_api_server_reaches_every_admission_webhook_through_the_network_poli
             assert ro.ingress_allows_anywhere(
                 _policies(render, ref["namespace"]), ro.pod_labels(pod), target
             ), (
-                f"webhook {webhook['name']} ({pod['kind']} {pod['metadata']['name']}:{target}) is behind default-deny"
+                f"webhook {webhook['name']} ({pod['kind']} {pod['metadata']['name']}:{target}) "
+                "is behind default-deny"
             )
 
 

@@ -4,9 +4,9 @@ clear error naming the settings; and how chart exemptions reach the rendered obj
 from __future__ import annotations
 
 import hashlib
-import re
 import http.server
 import io
+import re
 import socket
 import tarfile
 import threading
@@ -102,7 +102,7 @@ def test_a_mirror_that_lacks_the_pinned_version_says_which_it_has(tmp_path):
 
 def test_an_archive_holding_another_version_is_refused(tmp_path):
     _archive(tmp_path, "demo", "1.2.3", inside_version="9.9.9")
-    with pytest.raises(ChartUnavailable, match="holds chart demo 9.9.9"):
+    with pytest.raises(ChartUnavailable, match=r"holds chart demo 9\.9\.9"):
         fetch(_source(str(tmp_path)), tmp_path / "cache", "helm")
 
 
@@ -117,7 +117,7 @@ def test_an_unreachable_repository_fails_naming_both_settings(tmp_path):
 
 
 def test_a_missing_folder_fails_naming_the_setting_that_chose_it(tmp_path):
-    with pytest.raises(ChartUnavailable, match=f"{MIRROR_ENV}=.*is no folder"):
+    with pytest.raises(ChartUnavailable, match=rf"{MIRROR_ENV}=.*is no folder"):
         fetch(_source(str(tmp_path / "nowhere")), tmp_path / "cache", "helm")
 
 
@@ -158,7 +158,9 @@ def test_a_chart_exemption_becomes_the_objects_own_annotation(tmp_path):
     assert chart_exemptions.apply(_exemptions(tmp_path, [ENTRY]), "dev", objects) == 1
     annotations = objects["demo"][0]["metadata"]["annotations"]
     assert annotations == {
-        "exemption.meridian.dev/MER-PSS-015": "expires=2027-01-31; reason=the vendor image writes its cache under /var"
+        "exemption.meridian.dev/MER-PSS-015": (
+            "expires=2027-01-31; reason=the vendor image writes its cache under /var"
+        )
     }
 
 

@@ -102,7 +102,7 @@ def _in_folder(source: ChartSource, folder: Path) -> Path:
         url = entry["urls"][0]
         if "://" in url:
             raise _unavailable(source, f"{index} points at {url}, outside the folder")
-        archive = folder / url
+        archive = folder / str(url)
     else:
         archive = folder / source.archive_name
     if not archive.is_file():
