@@ -125,6 +125,9 @@ def prometheus_stack_values(
             "replicas": obs.grafana_replicas,
             "adminPassword": grafana_password,
             "resources": sized(sizing.SERVICE),
+            # Grafana writes only to its data volume (an emptyDir) and /tmp.
+            "containerSecurityContext": {"readOnlyRootFilesystem": True},
+            "extraEmptyDirMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - its own emptyDir
             "sidecar": {
                 "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "searchNamespace": "ALL"},
                 "resources": sized(sizing.SIDECAR),
@@ -159,6 +162,8 @@ def loki_values(spec: EnvironmentSpec) -> dict[str, Any]:
         },
     }
     store = sizing.resources(sizing.LOG_STORE)
+    # Helm merges these into the chart's own contexts (uid 10001 for Loki, 101 for the gateway).
+    common["podSecurityContext"] = {"seccompProfile": {"type": "RuntimeDefault"}}
     values: dict[str, Any] = {
         "loki": common,
         "chunksCache": {"enabled": False},
@@ -216,6 +221,7 @@ def loki_values(spec: EnvironmentSpec) -> dict[str, Any]:
     # replicated (the chart then adds its PodDisruptionBudget).
     values["gateway"] = {
         "replicas": 2 if loki.replicas > 1 else 1,
+        "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         "resources": sizing.resources(sizing.CONTROLLER),
     }
     return values

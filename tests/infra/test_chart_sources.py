@@ -122,12 +122,13 @@ def test_a_missing_folder_fails_naming_the_setting_that_chose_it(tmp_path):
 
 
 def test_the_spec_wins_over_the_environment_which_wins_over_upstream(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     upstream = "https://charts.example.invalid"
     monkeypatch.delenv(MIRROR_ENV, raising=False)
     assert (
         choose_repository("vault", upstream, None, "environments/dev/platform.yaml", tmp_path)[0] == upstream
     )
-    monkeypatch.setenv(MIRROR_ENV, "mirror")  # relative: to the checkout's root
+    monkeypatch.setenv(MIRROR_ENV, "mirror")  # relative: to the current directory
     assert choose_repository("vault", upstream, None, "f", tmp_path) == (
         str(tmp_path / "mirror"),
         f"{MIRROR_ENV}=mirror",

@@ -27,7 +27,7 @@ class ChartExemption(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     release: str
-    kind: str
+    kind: str = Field(description="the object's kind; shell wildcards (*) match several")
     name: str = Field(description="the object's name; shell wildcards (*) match several")
     rules: list[str] = Field(min_length=1)
     expires: datetime.date
@@ -37,7 +37,9 @@ class ChartExemption(BaseModel):
     def matches(self, release: str, obj: dict[str, Any]) -> bool:
         name = str((obj.get("metadata") or {}).get("name", ""))
         return (
-            release == self.release and obj.get("kind") == self.kind and fnmatch.fnmatchcase(name, self.name)
+            release == self.release
+            and fnmatch.fnmatchcase(str(obj.get("kind", "")), self.kind)
+            and fnmatch.fnmatchcase(name, self.name)
         )
 
     @property

@@ -51,21 +51,22 @@ class ChartSource:
 def choose_repository(
     release: str, recorded: str, spec_override: str | None, env_file: str, root: Path
 ) -> tuple[str, str]:
-    """(repository, the setting that named it) for one release."""
+    """(repository, the setting that named it) for one release. A relative folder in the spec is
+    relative to the checkout (`root`); in the environment variable, to the current directory, as
+    any path given to a command is."""
     if spec_override:
         return _resolve(spec_override, root), f"charts.{release}.repository in {env_file}"
     mirror = os.environ.get(MIRROR_ENV, "").strip()
     if mirror:
-        return _resolve(mirror, root), f"{MIRROR_ENV}={mirror}"
+        return _resolve(mirror, Path.cwd()), f"{MIRROR_ENV}={mirror}"
     return recorded, "the upstream repository pinned in infra/meridian_infra/charts.py"
 
 
-def _resolve(repository: str, root: Path) -> str:
-    """A relative folder is relative to the repository root, wherever the command runs."""
+def _resolve(repository: str, base: Path) -> str:
     if "://" in repository:
         return repository
     path = Path(repository).expanduser()
-    return str(path if path.is_absolute() else (root / path).resolve())
+    return str(path if path.is_absolute() else (base / path).resolve())
 
 
 def fetch(source: ChartSource, cache: Path, helm: str) -> Path:
