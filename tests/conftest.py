@@ -15,6 +15,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 RunMeridian = Callable[..., subprocess.CompletedProcess[str]]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # A relative chart mirror (CI names ../shared/charts-mirror) means the same folder in every
+    # process the tests start, whatever their working directory.
+    mirror = os.environ.get("MERIDIAN_CHART_MIRROR", "").strip()
+    if mirror and "://" not in mirror and not Path(mirror).is_absolute():
+        os.environ["MERIDIAN_CHART_MIRROR"] = str((REPO_ROOT / mirror).resolve())
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 
+from meridian_infra import sizing
 from meridian_infra.helm import Charts
 from meridian_infra.objects import ENVIRONMENT_LABEL, Manifest, declare, manifest
 from meridian_infra.spec.models import EnvironmentSpec
@@ -45,17 +46,26 @@ def helm_values(spec: EnvironmentSpec, admin_password_bcrypt: pulumi.Input[str])
             "cm": {"exec.enabled": False, "admin.enabled": True},
         },
         "dex": {"enabled": False},
-        "server": {"replicas": replicas},
-        "repoServer": {"replicas": replicas},
-        "applicationSet": {"replicas": replicas},
+        "server": {"replicas": replicas, "resources": sizing.resources(sizing.SERVICE)},
+        # Renders manifests (kustomize, git): the busiest component after the controller.
+        "repoServer": {"replicas": replicas, "resources": sizing.resources(sizing.WORKER)},
+        "applicationSet": {"replicas": replicas, "resources": sizing.resources(sizing.CONTROLLER)},
         # More than one application controller means sharding clusters between them; the chart
         # sets ARGOCD_CONTROLLER_REPLICAS from this value.
-        "controller": {"replicas": replicas},
+        "controller": {"replicas": replicas, "resources": sizing.resources(sizing.WORKER)},
+        "notifications": {"resources": sizing.resources(sizing.CONTROLLER)},
+        "redis": {"resources": sizing.resources(sizing.SERVICE)},
+        "redisSecretInit": {"resources": sizing.resources(sizing.CONTROLLER)},
     }
     if spec.argocd.ha:
         # Argo CD's documented HA layout: redis-ha with its HAProxy, replicas spread over nodes,
         # and disruption budgets so node drains never take every replica at once.
-        values["redis-ha"] = {"enabled": True}
+        values["redis-ha"] = {
+            "enabled": True,
+            "redis": {"resources": sizing.resources(sizing.SERVICE)},
+            "sentinel": {"resources": sizing.resources(sizing.SIDECAR)},
+            "haproxy": {"resources": sizing.resources(sizing.CONTROLLER)},
+        }
         values["redis"] = {"enabled": False}
         for component in ("server", "repoServer", "applicationSet", "controller"):
             values[component]["pdb"] = {"enabled": True, "minAvailable": 1}

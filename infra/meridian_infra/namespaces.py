@@ -78,6 +78,7 @@ def app_namespace_objects(spec: EnvironmentSpec, app_name: str) -> list[Manifest
         objects.append(np.allow_database(app_name, spec.network.database_cidrs))
     if np.VAULT_NAMESPACE in spec.platform_namespaces:
         objects.append(np.allow_vault(app_name))
+    objects.append(np.allow_otlp(app_name))
     return objects
 
 
@@ -112,9 +113,14 @@ def platform_namespace_objects(spec: EnvironmentSpec, name: str) -> list[Manifes
     if name == "argocd":
         objects.append(np.allow_git(name))
     if name == np.MONITORING_NAMESPACE:
-        objects.append(np.allow_scrape_everywhere(name))
+        objects += [
+            np.allow_scrape_everywhere(name),
+            np.allow_node_scrape(name),
+            np.allow_otlp_from_apps(name),
+        ]
     if name == np.VAULT_NAMESPACE:
         objects += np.allow_vault_clients(name, spec.network.database_cidrs)
+    objects += np.allow_webhooks(name)
     return objects
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from meridian_infra import kube_proxy
+from meridian_infra import kube_proxy, sizing
 from meridian_infra.helm import Charts
 from meridian_infra.objects import Manifest, declare, manifest
 from meridian_infra.spec.models import ClusterType, Encapsulation, EnvironmentSpec
@@ -19,7 +19,11 @@ from meridian_infra.spec.models import ClusterType, Encapsulation, EnvironmentSp
 
 def operator_values() -> dict[str, Any]:
     # The Installation below is the single source of Calico's settings.
-    return {"installation": {"enabled": False}, "apiServer": {"enabled": True}}
+    return {
+        "installation": {"enabled": False},
+        "apiServer": {"enabled": True},
+        "resources": sizing.resources(sizing.CONTROLLER),
+    }
 
 
 def installation(spec: EnvironmentSpec) -> Manifest:

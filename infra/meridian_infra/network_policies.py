@@ -215,3 +215,90 @@ def allow_vault_clients(namespace: str, database_cidrs: list[str]) -> list[Manif
         },
     )
     return [clients, allow_database(namespace, database_cidrs)] if database_cidrs else [clients]
+
+
+# Admission webhooks the charts register, by namespace: (policy name, pod labels, port). The API
+# server calls them; both fail open, so a blocked webhook silently admits pods without what it adds
+# (the Vault Agent sidecar, the operator's validation).
+WEBHOOKS: dict[str, list[tuple[str, dict[str, str], int]]] = {
+    VAULT_NAMESPACE: [("allow-webhook-vault-agent-injector", {APP_NAME_LABEL: "vault-agent-injector"}, 8080)],
+    MONITORING_NAMESPACE: [
+        ("allow-webhook-prometheus-operator", {"app": "kube-prometheus-stack-operator"}, 10250)
+    ],
+}
+# Everywhere: the API server's address is not one the spec knows (a managed control plane's, or
+# the nodes'), so the webhook's pods and port are what narrows these.
+ANYWHERE = "0.0.0.0/0"
+# What Prometheus scrapes outside any pod network: the kubelet (and cAdvisor through it),
+# node-exporter on the host network, kube-proxy, the controller manager, the scheduler and etcd's
+# metrics port, as kube-prometheus-stack's ServiceMonitors name them.
+NODE_SCRAPE_PORTS = (10250, 9100, 10249, 10257, 10259, 2381)
+OTLP_PORTS = (4317, 4318)
+OTLP_COLLECTOR = {APP_NAME_LABEL: "alloy"}
+
+
+def allow_webhooks(namespace: str) -> list[Manifest]:
+    """Ingress to each admission webhook of the namespace, on its port only."""
+    return [
+        _policy(
+            namespace,
+            name,
+            {
+                "podSelector": {"matchLabels": labels},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [{"ipBlock": {"cidr": ANYWHERE}}], "ports": _tcp(port)}],
+            },
+        )
+        for name, labels, port in WEBHOOKS.get(namespace, [])
+    ]
+
+
+def allow_node_scrape(namespace: str) -> Manifest:
+    """Prometheus scrapes the nodes themselves: addresses no pod or namespace selector matches."""
+    return _policy(
+        namespace,
+        "allow-scrape-nodes",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": ANYWHERE}}], "ports": _tcp(*NODE_SCRAPE_PORTS)}],
+        },
+    )
+
+
+def allow_otlp_from_apps(namespace: str) -> Manifest:
+    """The apps' OpenTelemetry exporters reach the collector (Alloy) in the monitoring namespace."""
+    return _policy(
+        namespace,
+        "allow-otlp-from-apps",
+        {
+            "podSelector": {"matchLabels": OTLP_COLLECTOR},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"namespaceSelector": {"matchLabels": {TIER_LABEL: "app"}}}],
+                    "ports": _tcp(*OTLP_PORTS),
+                }
+            ],
+        },
+    )
+
+
+def allow_otlp(namespace: str) -> Manifest:
+    """Egress half: an app's pods send OTLP to the collector."""
+    return _policy(
+        namespace,
+        "allow-otlp",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {**_namespace(MONITORING_NAMESPACE), "podSelector": {"matchLabels": OTLP_COLLECTOR}}
+                    ],
+                    "ports": _tcp(*OTLP_PORTS),
+                }
+            ],
+        },
+    )

@@ -17,6 +17,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockMonitor
 
 from meridian_infra.cluster import ClusterAccess
+from meridian_infra.observability import LOKI_STORAGE_KEYS
 from meridian_infra.program import Platform, StackSecrets, declare_platform
 from meridian_infra.spec.models import EnvironmentSpec
 from meridian_infra.vault_settings import DatabaseAdmin, VaultConnection
@@ -162,6 +163,7 @@ def offline_secrets(spec: EnvironmentSpec) -> StackSecrets:
         vault_seal=FROM_STACK,
         alert_receivers={route.receiver: FROM_STACK for route in spec.observability.alert_routes},
         vault=VaultConnection(token=FROM_STACK, database_admins=admins),
+        loki_object_storage=dict.fromkeys(LOKI_STORAGE_KEYS, FROM_STACK),
     )
 
 

@@ -31,6 +31,8 @@ class StackSecrets:
     vault_seal: pulumi.Input[str] | None = None  # body of Vault's seal block (auto-unseal)
     alert_receivers: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # receiver -> webhook URL
     vault: VaultConnection | None = None  # how the program reaches Vault to configure it
+    # Loki's S3 settings (endpoint, region, accessKeyId, secretAccessKey) where it stores in S3.
+    loki_object_storage: Mapping[str, pulumi.Input[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,12 @@ def declare_platform(
     )
     declare_vault_configuration(spec, vault, secrets.vault, pulumi.ResourceOptions(parent=vault))
     observability = Observability(
-        spec, charts, namespaces.namespaces["monitoring"], secrets.alert_receivers, on_cluster
+        spec,
+        charts,
+        namespaces.namespaces["monitoring"],
+        secrets.alert_receivers,
+        on_cluster,
+        loki_storage=secrets.loki_object_storage,
     )
     AppObservability(spec, observability, namespaces.namespaces, on_cluster)
     return Platform(

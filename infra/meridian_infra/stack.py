@@ -15,6 +15,7 @@ import pulumi
 from meridian_infra.cluster import ClusterAccess, ClusterUnavailable
 from meridian_infra.helm import ChartUnavailable
 from meridian_infra.kind import container_runtime_available
+from meridian_infra.observability import GrafanaNotShared, LokiStorageNotConfigured
 from meridian_infra.program import StackSecrets, declare_platform, export_outputs
 from meridian_infra.spec import SpecError, load_environment
 from meridian_infra.spec.models import ClusterType
@@ -68,13 +69,28 @@ def run(root: Path | None = None) -> None:
                 for route in spec.observability.alert_routes
             }
         )
+        # meridian:lokiObjectStorage is a secret object {endpoint, region, accessKeyId, secretAccessKey}.
+        loki_storage = config.get_object("lokiObjectStorage")
         secrets = StackSecrets(
             vault_seal=config.get_secret("vaultSeal"),
             alert_receivers=urls,
             vault=read_vault_connection(config),
+            loki_object_storage=(
+                None
+                if loki_storage is None
+                else {key: pulumi.Output.secret(str(value)) for key, value in loki_storage.items()}
+            ),
         )
         export_outputs(declare_platform(spec, access, probe_charts=True, secrets=secrets))
-    except (SpecError, ClusterUnavailable, ChartUnavailable, SealNotConfigured, VaultSettingsError) as exc:
+    except (
+        SpecError,
+        ClusterUnavailable,
+        ChartUnavailable,
+        SealNotConfigured,
+        VaultSettingsError,
+        LokiStorageNotConfigured,
+        GrafanaNotShared,
+    ) as exc:
         # A plain message instead of a Python traceback in `pulumi up`'s diagnostics.
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

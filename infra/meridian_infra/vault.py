@@ -11,11 +11,33 @@ from typing import Any
 
 import pulumi
 
+from meridian_infra import sizing
 from meridian_infra.helm import Charts
+from meridian_infra.objects import Manifest, declare, manifest
 from meridian_infra.spec.models import EnvironmentSpec, SealType, VaultMode
 
 NAMESPACE = "vault"
 SERVICE_ADDRESS = f"http://vault.{NAMESPACE}.svc:8200"
+# Dev mode's root token reaches the server from this Secret, never as a literal in the pod spec.
+DEV_ROOT_TOKEN_SECRET = "vault-dev-root-token"  # noqa: S105 - names, not the token
+DEV_ROOT_TOKEN_KEY = "token"  # noqa: S105
+DEV_ROOT_TOKEN_ENV = "MERIDIAN_DEV_ROOT_TOKEN"  # noqa: S105
+DEV_ROOT_EXEMPTION = (
+    "expires=2027-06-30; reason=generated at deploy time (random, kept in the stack's encrypted "
+    "state) for dev mode only; the render holds a placeholder, never the token"
+)
+
+
+def dev_root_token_secret(token: pulumi.Input[str]) -> Manifest:
+    return manifest(
+        "v1",
+        "Secret",
+        DEV_ROOT_TOKEN_SECRET,
+        NAMESPACE,
+        annotations={"exemption.meridian.dev/MER-SEC-001": DEV_ROOT_EXEMPTION},
+        type="Opaque",
+        string_data={DEV_ROOT_TOKEN_KEY: token},  # the typed class takes it snake_case
+    )
 
 
 def raft_config(spec: EnvironmentSpec, seal_stanza: str) -> str:
@@ -32,10 +54,29 @@ def raft_config(spec: EnvironmentSpec, seal_stanza: str) -> str:
     )
 
 
-def helm_values(
-    spec: EnvironmentSpec, server_config: pulumi.Input[str], dev_root_token: pulumi.Input[str]
-) -> dict[str, Any]:
+# The chart's defaults (uid 100, gid 1000), restated whole: a non-empty value replaces them.
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": 100,
+    "runAsGroup": 1000,
+    "fsGroup": 1000,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+# Alive while it answers at all: sealed, uninitialised and standby servers are alive too, so the
+# probe never restarts a server waiting to be unsealed.
+LIVENESS_PATH = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204"
+
+
+def helm_values(spec: EnvironmentSpec, server_config: pulumi.Input[str]) -> dict[str, Any]:
     ha = spec.vault.mode is VaultMode.HA
+    security = {"pod": POD_SECURITY, "container": CONTAINER_SECURITY}
     values: dict[str, Any] = {
         "global": {"enabled": True},
         "injector": {
@@ -43,10 +84,18 @@ def helm_values(
             "replicas": 2 if ha else 1,
             "leaderElector": {"enabled": ha},
             "metrics": {"enabled": True},
+            "resources": sizing.resources(sizing.CONTROLLER),
+            "securityContext": security,
         },
         "server": {
             "dataStorage": {"enabled": ha, "size": spec.vault.storage},
             "auditStorage": {"enabled": ha, "size": spec.vault.storage},
+            "resources": sizing.resources(sizing.vault_server_size(ha)),
+            "statefulSet": {"securityContext": security},
+            "livenessProbe": {"enabled": True, "path": LIVENESS_PATH},
+            # The root filesystem is read-only; the start script writes its config to /tmp.
+            "volumes": [{"name": "tmp", "emptyDir": {}}],
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - a pod's own emptyDir
         },
         "ui": {"enabled": True},
         "csi": {"enabled": False},
@@ -58,7 +107,17 @@ def helm_values(
             "raft": {"enabled": True, "setNodeId": True, "config": server_config},
         }
     else:
-        values["server"]["dev"] = {"enabled": True, "devRootToken": dev_root_token}
+        # The chart would put devRootToken into the pod spec as a literal; it stays empty and the
+        # server reads the token from the Secret through an env var given to its -dev flag.
+        values["server"]["dev"] = {"enabled": True, "devRootToken": ""}
+        values["server"]["extraSecretEnvironmentVars"] = [
+            {
+                "envName": DEV_ROOT_TOKEN_ENV,
+                "secretName": DEV_ROOT_TOKEN_SECRET,
+                "secretKey": DEV_ROOT_TOKEN_KEY,
+            }
+        ]
+        values["server"]["extraArgs"] = f'-dev-root-token-id="${DEV_ROOT_TOKEN_ENV}"'
     return values
 
 
@@ -104,7 +163,15 @@ class VaultRelease(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("meridian:platform:Vault", "vault", None, opts)
-        values = helm_values(spec, server_config(spec, seal_settings), dev_root_token)
-        self.release = charts.release("vault", values, parent=self, depends_on=[namespace])
+        values = helm_values(spec, server_config(spec, seal_settings))
+        needs: list[pulumi.Resource] = [namespace]
+        if spec.vault.mode is VaultMode.DEV:
+            needs.append(
+                declare(
+                    dev_root_token_secret(dev_root_token),
+                    pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+                )
+            )
+        self.release = charts.release("vault", values, parent=self, depends_on=needs)
         self.address = SERVICE_ADDRESS
         self.register_outputs({"address": self.address})

@@ -101,7 +101,7 @@ def test_calico_ip_pool_matches_the_pod_subnet(declared, env):
 
 def test_prod_argocd_is_highly_available_and_dev_is_not(declared):
     values = {env: _release(declared[env][2], "argo-cd")["values"] for env in ("dev", "prod")}
-    assert values["prod"]["redis-ha"] == {"enabled": True}
+    assert values["prod"]["redis-ha"]["enabled"] is True
     assert values["prod"]["server"]["replicas"] == 2
     assert "redis-ha" not in values["dev"]
     assert values["dev"]["server"]["replicas"] == 1

@@ -1,4 +1,5 @@
-"""Acceptance: every environment of this repository, rendered, passes the whole gate."""
+"""Acceptance: every environment of this repository, rendered with every chart's objects (from
+MERIDIAN_CHART_MIRROR or upstream), passes the whole gate."""
 
 from __future__ import annotations
 
@@ -19,3 +20,7 @@ def test_every_environment_passes_the_gate(repo):
     assert report.passed, "\n".join(denied)
     for exemption in report.exemptions:
         assert exemption.status == "active", exemption
+    # The charts' own objects were among those checked, in every environment.
+    assert set(report.chart_objects) == set(envs)
+    assert all(count > 100 for count in report.chart_objects.values()), report.chart_objects
+    assert "chart objects: " in report.summary()

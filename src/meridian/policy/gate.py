@@ -208,6 +208,7 @@ def _check(
         objects=parsed.objects,
         tools=tuple(c for c in CHECKERS if c in checkers),
         seconds=seconds,
+        chart_objects=_chart_objects(parsed, targets),
     )
     active: set[tuple[str, ObjectRef, str]] = set()
     for _, done in rego_jobs:
@@ -227,6 +228,21 @@ def _check(
     report.findings.sort(key=lambda f: (f.file, f.line or 0, f.rule))
     report.exemptions.sort(key=lambda e: (e.file, e.line or 0, e.rule))
     return report
+
+
+def _chart_objects(parsed: manifests.Manifests, targets: list[_Target]) -> dict[str, int]:
+    """Objects under each environment's platform/charts/ folder (what `meridian render` wrote there)."""
+    counts: dict[str, int] = {}
+    for t in targets:
+        folders = [(p / "platform" / "charts").resolve() for p in t.paths if p.is_dir()]
+        if t.environment is None or not any(f.is_dir() for f in folders):
+            continue
+        counts[t.environment] = sum(
+            1
+            for d in parsed.documents
+            if d.obj is not None and any(d.file.is_relative_to(f) for f in folders)
+        )
+    return counts
 
 
 def _wait_or_cancel(parse_job: Future[Any], others: list[Future[Any]], procs: Processes) -> None:

@@ -74,6 +74,8 @@ class GateReport:
     objects: int = 0
     tools: tuple[str, ...] = ()  # the checkers that ran
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per step
+    # Per environment: how many of the objects checked were rendered from the platform's Helm charts.
+    chart_objects: dict[str, int] = field(default_factory=dict)
 
     @property
     def denied(self) -> list[Finding]:
@@ -94,7 +96,9 @@ class GateReport:
     def summary(self) -> str:
         where = f"{', '.join(self.environments)}: " if self.environments else ""
         verdict = "passed" if self.passed else "FAILED"
+        charts = ", ".join(f"{env} {count}" for env, count in self.chart_objects.items())
         return (
-            f"{where}{verdict}: {self.objects} objects in {self.files} files, "
-            f"{len(self.denied)} denied, {len(self.warnings)} warnings, {len(self.exemptions)} exemptions"
+            f"{where}{verdict}: {self.objects} objects in {self.files} files"
+            + (f" (chart objects: {charts})" if charts else "")
+            + f", {len(self.denied)} denied, {len(self.warnings)} warnings, {len(self.exemptions)} exemptions"
         )

@@ -2,6 +2,8 @@
 
 build/ENV/apps/APP.yaml       what Argo CD will sync for each app (Kustomize output)
 build/ENV/platform/*.yaml     what the Pulumi program declares, one file per component
+build/ENV/platform/charts/    what each of its Helm releases installs (the pinned chart, rendered)
+build/crds/ENV/               the CRDs those charts install, apart from what the gate checks
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ def render_environment(repo: Repo, env: str, *, apps: bool = True, platform: boo
         # the platform should not pay.
         from meridian.render.platform import render_platform  # noqa: PLC0415
 
+        crds = repo.build_dir / "crds" / env
         shutil.rmtree(out / "platform", ignore_errors=True)
-        render_platform(spec, out / "platform")
+        shutil.rmtree(crds, ignore_errors=True)
+        render_platform(spec, out / "platform", charts_from=repo, crd_out=crds)
     return out
 
 

@@ -1,4 +1,5 @@
-"""The platform half of a render: the Pulumi program's objects, recorded offline, as YAML."""
+"""The platform half of a render: the Pulumi program's objects, recorded offline, as YAML, and the
+objects each of its Helm releases installs, rendered through the pinned chart (`render.charts`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ from typing import Any
 from meridian_infra.offline import Declared, record_platform
 from meridian_infra.spec import EnvironmentSpec
 
+from meridian.paths import Repo
+from meridian.render.charts import ChartCounts, render_charts
 from meridian.yamlio import write_all
 
 SUMMARY_API = "meridian.dev/v1alpha1"
 
 
-def render_platform(spec: EnvironmentSpec, out: Path) -> list[Path]:
+def render_platform(
+    spec: EnvironmentSpec, out: Path, charts_from: Repo | None = None, crd_out: Path | None = None
+) -> tuple[list[Path], ChartCounts | None]:
+    """Write the program's objects under `out`; with `charts_from` (the checkout whose Helm and chart
+    settings to use) also every release's chart objects under out/charts and its CRDs in `crd_out`."""
     _, recording = record_platform(spec)
     by_component: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for declared in recording.kubernetes_objects():
@@ -32,7 +39,12 @@ def render_platform(spec: EnvironmentSpec, out: Path) -> list[Path]:
     if patches:
         write_all(out / "patches.yaml", patches)
         written.append(out / "patches.yaml")
-    return written
+    counts = None
+    if charts_from is not None and recording.helm_releases():
+        crds = crd_out if crd_out is not None else out / "crds"
+        counts = render_charts(charts_from, spec, recording.helm_releases(), out / "charts", crds)
+        written += sorted((out / "charts").glob("*.yaml"))
+    return written, counts
 
 
 def helm_release_summary(declared: Declared) -> dict[str, Any]:

@@ -1,0 +1,94 @@
+"""The charts' half of a platform render: each Helm release the program declares, rendered through
+its pinned chart, written beside the program's own objects.
+
+build/ENV/platform/charts/RELEASE.yaml   what the chart installs (the policy gate checks these)
+build/crds/ENV/RELEASE.yaml              the chart's CRDs, kept apart: no rule judges a schema, and
+                                         they are what an operator applies on a chart bump
+                                         (docs/operations.md, "Chart CRDs")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from meridian_infra.offline import Declared
+from meridian_infra.spec import EnvironmentSpec
+
+from meridian import toolchain
+from meridian.errors import RefusedError
+from meridian.paths import Repo
+from meridian.render import chart_exemptions
+from meridian.render.chart_sources import ChartSource, choose_repository, fetch
+from meridian.render.chart_templates import Release, render_releases
+from meridian.yamlio import write_all
+
+# The API server the local control plane runs; existing clusters are expected on the same minor.
+KUBE_API_SERVER_TOOL = "kube-apiserver"
+
+
+@dataclass(frozen=True)
+class ChartCounts:
+    objects: dict[str, int]  # release -> objects written (CRDs apart)
+    crds: dict[str, int]
+    exemptions: int
+
+
+def target_kube_version(repo: Repo) -> str:
+    manifest = toolchain.load_manifest(repo)
+    tool = next(t for t in manifest.tools if t.name == KUBE_API_SERVER_TOOL)
+    version = toolchain.pinned_version(repo, tool)
+    if not version:
+        raise RefusedError(f"no pinned version of {KUBE_API_SERVER_TOOL} in {tool.gomod}")
+    return f"v{version}"
+
+
+def chart_source(repo: Repo, spec: EnvironmentSpec, declared: Declared) -> ChartSource:
+    inputs = declared.inputs
+    name = str(inputs["name"])
+    override = spec.charts.get(name)
+    repository, setting = choose_repository(
+        name, override.repository if override else None, f"environments/{spec.name}/platform.yaml"
+    )
+    return ChartSource(
+        release=name,
+        chart=str(inputs["chart"]),
+        version=str(inputs["version"]),
+        repository=repository,
+        setting=setting,
+    )
+
+
+def render_charts(
+    repo: Repo, spec: EnvironmentSpec, declared: Sequence[Declared], out: Path, crd_out: Path
+) -> ChartCounts:
+    helm = toolchain.require_tool(repo, "helm")
+    cache = repo.local_dir / "charts"
+    releases = [
+        Release(
+            name=str(d.inputs["name"]),
+            namespace=str(d.inputs["namespace"]),
+            archive=fetch(chart_source(repo, spec, d), cache, helm),
+            values=d.inputs.get("values") or {},
+        )
+        for d in declared
+    ]
+    rendered = render_releases(helm, releases, target_kube_version(repo))
+    by_release = {r.name: r.objects for r in rendered}
+    annotations = chart_exemptions.apply(chart_exemptions.load(repo.root), spec.name, by_release)
+    for release in rendered:
+        write_all(out / f"{release.name}.yaml", sorted(release.objects, key=_order))
+        if release.crds:
+            write_all(crd_out / f"{release.name}.yaml", sorted(release.crds, key=_order))
+    return ChartCounts(
+        objects={r.name: len(r.objects) for r in rendered},
+        crds={r.name: len(r.crds) for r in rendered},
+        exemptions=annotations,
+    )
+
+
+def _order(obj: dict[str, Any]) -> tuple[str, str, str]:
+    metadata = obj.get("metadata", {})
+    return (metadata.get("namespace", ""), obj.get("kind", ""), metadata.get("name", ""))
