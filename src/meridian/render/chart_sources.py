@@ -4,7 +4,8 @@ repository or an OCI registry.
 The repository of a chart is chosen as the program chooses it (`meridian_infra.chart_sources`):
 `charts.<name>.repository` in the environment's spec, the `MERIDIAN_CHART_MIRROR` environment
 variable (one mirror for every chart), else the upstream repository `charts.py` pins. A chart that
-cannot be had is an error naming those settings; it is never skipped, because the gate would then pass objects it never saw.
+cannot be had is an error naming those settings; it is never skipped, because the gate would then
+pass objects it never saw.
 """
 
 from __future__ import annotations
