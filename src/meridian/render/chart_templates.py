@@ -104,9 +104,17 @@ def template(
             hint="the chart refuses these values; fix them where infra/meridian_infra declares the release",
         )
     try:
-        return [doc for doc in yaml.safe_load_all(proc.stdout) if isinstance(doc, dict) and doc.get("kind")]
+        docs = yaml.load_all(proc.stdout, Loader=_ChartLoader)
+        return [doc for doc in docs if isinstance(doc, dict) and doc.get("kind")]
     except yaml.YAMLError as exc:
         raise RefusedError(f"helm template {release.name} printed YAML that does not parse: {exc}") from None
+
+
+class _ChartLoader(yaml.SafeLoader):
+    """Safe loading, where a bare `=` (YAML 1.1's value key, in some CRDs' enums) is the string "="."""
+
+
+_ChartLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 
 def crd_api_versions(crds: Iterable[dict[str, Any]]) -> set[str]:

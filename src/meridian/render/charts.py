@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meridian_infra.charts import CHARTS
 from meridian_infra.offline import Declared
 from meridian_infra.spec import EnvironmentSpec
 
@@ -54,7 +55,8 @@ def chart_source(repo: Repo, spec: EnvironmentSpec, declared: Declared) -> Chart
     )
     return ChartSource(
         release=name,
-        chart=str(inputs["chart"]),
+        # The pin's chart name: a release installed from a folder mirror records the archive's path.
+        chart=CHARTS[name].chart,
         version=str(inputs["version"]),
         repository=repository,
         setting=setting,
