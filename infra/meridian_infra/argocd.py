@@ -36,6 +36,10 @@ def apps_path(env: str) -> str:
     return f"environments/{env}/apps"
 
 
+# The chart's own probes for these components, which it leaves off by default.
+PROBES = {"readinessProbe": {"enabled": True}, "livenessProbe": {"enabled": True}}
+
+
 def helm_values(spec: EnvironmentSpec, admin_password_bcrypt: pulumi.Input[str]) -> dict[str, Any]:
     replicas = 2 if spec.argocd.ha else 1
     values: dict[str, Any] = {
@@ -49,12 +53,20 @@ def helm_values(spec: EnvironmentSpec, admin_password_bcrypt: pulumi.Input[str])
         "server": {"replicas": replicas, "resources": sizing.resources(sizing.SERVICE)},
         # Renders manifests (kustomize, git): the busiest component after the controller.
         "repoServer": {"replicas": replicas, "resources": sizing.resources(sizing.WORKER)},
-        "applicationSet": {"replicas": replicas, "resources": sizing.resources(sizing.CONTROLLER)},
+        "applicationSet": {
+            "replicas": replicas,
+            "resources": sizing.resources(sizing.CONTROLLER),
+            **PROBES,
+        },
         # More than one application controller means sharding clusters between them; the chart
         # sets ARGOCD_CONTROLLER_REPLICAS from this value.
         "controller": {"replicas": replicas, "resources": sizing.resources(sizing.WORKER)},
-        "notifications": {"resources": sizing.resources(sizing.CONTROLLER)},
-        "redis": {"resources": sizing.resources(sizing.SERVICE)},
+        "notifications": {"resources": sizing.resources(sizing.CONTROLLER), **PROBES},
+        "redis": {
+            "resources": sizing.resources(sizing.SERVICE),
+            "serviceAccount": {"create": True, "automountServiceAccountToken": False},
+            **PROBES,
+        },
         "redisSecretInit": {"resources": sizing.resources(sizing.CONTROLLER)},
     }
     if spec.argocd.ha:

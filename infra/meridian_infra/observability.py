@@ -131,6 +131,12 @@ def prometheus_stack_values(
             "sidecar": {
                 "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "searchNamespace": "ALL"},
                 "resources": sized(sizing.SIDECAR),
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
             },
             "additionalDataSources": [{"name": "Loki", "type": "loki", "uid": "loki", "url": LOKI_QUERY_URL}],
         },
@@ -164,6 +170,8 @@ def loki_values(spec: EnvironmentSpec) -> dict[str, Any]:
     store = sizing.resources(sizing.LOG_STORE)
     # Helm merges these into the chart's own contexts (uid 10001 for Loki, 101 for the gateway).
     common["podSecurityContext"] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    # Alive while it answers on its HTTP port; ready only once /ready says so (the chart's probe).
+    common["livenessProbe"] = {"tcpSocket": {"port": "http-metrics"}, "initialDelaySeconds": 30}
     values: dict[str, Any] = {
         "loki": common,
         "chunksCache": {"enabled": False},
@@ -223,6 +231,7 @@ def loki_values(spec: EnvironmentSpec) -> dict[str, Any]:
     values["gateway"] = {
         "replicas": 2 if loki.replicas > 1 else 1,
         "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "livenessProbe": {"httpGet": {"path": "/", "port": "http-metrics"}, "initialDelaySeconds": 15},
         "resources": sizing.resources(sizing.CONTROLLER),
     }
     return values
@@ -403,6 +412,7 @@ def alloy_values(spec: EnvironmentSpec) -> dict[str, Any]:
             "resources": sizing.resources(sizing.SERVICE),
             "securityContext": ALLOY_SECURITY,
             "storagePath": ALLOY_STORAGE,
+            "livenessProbe": {"httpGet": {"path": "/-/healthy", "port": 12345}, "initialDelaySeconds": 10},
             "mounts": {"extra": [{"name": "storage", "mountPath": ALLOY_STORAGE}]},
             "clustering": {"enabled": replicas > 1},
             "configMap": {"content": alloy_config(replicas > 1)},

@@ -9,6 +9,7 @@ first pass collects them, a second renders with them.
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import tempfile
@@ -24,6 +25,13 @@ from meridian.errors import RefusedError
 from meridian.render.chart_sources import helm_env
 
 HELM_TIMEOUT = 300
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe loading, plus YAML 1.1's `=` (the "value" tag) read as the string it is in CRD enums."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 # Kinds of the Kubernetes API itself that live outside namespaces; CRDs say their own scope.
 CLUSTER_SCOPED_KINDS = frozenset(
     {
@@ -104,17 +112,10 @@ def template(
             hint="the chart refuses these values; fix them where infra/meridian_infra declares the release",
         )
     try:
-        docs = yaml.load_all(proc.stdout, Loader=_ChartLoader)
+        docs = yaml.load_all(proc.stdout, Loader=_Loader)
         return [doc for doc in docs if isinstance(doc, dict) and doc.get("kind")]
     except yaml.YAMLError as exc:
         raise RefusedError(f"helm template {release.name} printed YAML that does not parse: {exc}") from None
-
-
-class _ChartLoader(yaml.SafeLoader):
-    """Safe loading, where a bare `=` (YAML 1.1's value key, in some CRDs' enums) is the string "="."""
-
-
-_ChartLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 
 def crd_api_versions(crds: Iterable[dict[str, Any]]) -> set[str]:
@@ -138,6 +139,21 @@ def cluster_scoped(crds: Iterable[dict[str, Any]]) -> frozenset[str]:
     return CLUSTER_SCOPED_KINDS | {k for k in custom if k}
 
 
+def readable_secret(doc: dict[str, Any]) -> dict[str, Any]:
+    """A chart's Secret with its `data` decoded into `stringData`, which the API server stores the
+    same way: reviewers and the secret scan read the values, which offline are the program's
+    placeholders ("<generated at deploy time>"), instead of base64 that hides what they are."""
+    if doc["kind"] != "Secret" or not doc.get("data"):
+        return doc
+    try:
+        decoded = {k: base64.b64decode(v, validate=True).decode() for k, v in doc["data"].items()}
+    except (ValueError, UnicodeDecodeError):
+        return doc  # binary data (a keystore, a certificate bundle) stays as the chart wrote it
+    readable = {k: v for k, v in doc.items() if k != "data"}
+    readable["stringData"] = {**(doc.get("stringData") or {}), **decoded}
+    return readable
+
+
 def render_releases(
     helm: str, releases: Sequence[Release], kube_version: str, workers: int = 2
 ) -> list[RenderedRelease]:
@@ -159,6 +175,6 @@ def render_releases(
             # Helm installs namespaced objects into the release namespace when the template names none.
             if doc["kind"] not in scoped and not metadata.get("namespace"):
                 metadata["namespace"] = release.namespace
-            out.objects.append(doc)
+            out.objects.append(readable_secret(doc))
         rendered.append(out)
     return rendered

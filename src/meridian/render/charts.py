@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from meridian_infra.charts import CHARTS
 from meridian_infra.offline import Declared
 from meridian_infra.spec import EnvironmentSpec
@@ -24,7 +25,6 @@ from meridian.paths import Repo
 from meridian.render import chart_exemptions
 from meridian.render.chart_sources import ChartSource, choose_repository, fetch
 from meridian.render.chart_templates import Release, render_releases
-from meridian.yamlio import write_all
 
 # The API server the local control plane runs; existing clusters are expected on the same minor.
 KUBE_API_SERVER_TOOL = "kube-apiserver"
@@ -64,8 +64,16 @@ def chart_source(repo: Repo, spec: EnvironmentSpec, declared: Declared) -> Chart
 
 
 def render_charts(
-    repo: Repo, spec: EnvironmentSpec, declared: Sequence[Declared], out: Path, crd_out: Path
+    repo: Repo,
+    spec: EnvironmentSpec,
+    declared: Sequence[Declared],
+    out: Path,
+    crd_out: Path,
+    *,
+    summaries: Sequence[dict[str, Any]] = (),
 ) -> ChartCounts:
+    """Render and write every release; exemptions apply to its objects and to its one-line summary
+    (`summaries`, annotated in place)."""
     helm = toolchain.require_tool(repo, "helm")
     cache = repo.local_dir / "charts"
     releases = [
@@ -78,17 +86,29 @@ def render_charts(
         for d in declared
     ]
     rendered = render_releases(helm, releases, target_kube_version(repo))
-    by_release = {r.name: r.objects for r in rendered}
+    by_release = {r.name: [*r.objects] for r in rendered}
+    for summary in summaries:
+        by_release.setdefault(summary["metadata"]["name"], []).append(summary)
     annotations = chart_exemptions.apply(chart_exemptions.load(repo.root), spec.name, by_release)
     for release in rendered:
-        write_all(out / f"{release.name}.yaml", sorted(release.objects, key=_order))
+        _write(out / f"{release.name}.yaml", sorted(release.objects, key=_order))
         if release.crds:
-            write_all(crd_out / f"{release.name}.yaml", sorted(release.crds, key=_order))
+            _write(crd_out / f"{release.name}.yaml", sorted(release.crds, key=_order))
     return ChartCounts(
         objects={r.name: len(r.objects) for r in rendered},
         crds={r.name: len(r.crds) for r in rendered},
         exemptions=annotations,
     )
+
+
+# libyaml's emitter: the charts' CRDs are megabytes, which the pure-Python one takes long to write.
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _write(path: Path, documents: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as stream:
+        yaml.dump_all(documents, stream, Dumper=_Dumper, sort_keys=False, width=4096)
 
 
 def _order(obj: dict[str, Any]) -> tuple[str, str, str]:

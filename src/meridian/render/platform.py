@@ -32,6 +32,13 @@ def render_platform(
         write_all(path, sorted(objects, key=_order))
         written.append(path)
     releases = [helm_release_summary(d) for d in recording.helm_releases()]
+    counts = None
+    if charts_from is not None and recording.helm_releases():
+        crds = crd_out if crd_out is not None else out / "crds"
+        counts = render_charts(
+            charts_from, spec, recording.helm_releases(), out / "charts", crds, summaries=releases
+        )
+        written += sorted((out / "charts").glob("*.yaml"))
     if releases:
         write_all(out / "helm-releases.yaml", releases)
         written.append(out / "helm-releases.yaml")
@@ -39,11 +46,6 @@ def render_platform(
     if patches:
         write_all(out / "patches.yaml", patches)
         written.append(out / "patches.yaml")
-    counts = None
-    if charts_from is not None and recording.helm_releases():
-        crds = crd_out if crd_out is not None else out / "crds"
-        counts = render_charts(charts_from, spec, recording.helm_releases(), out / "charts", crds)
-        written += sorted((out / "charts").glob("*.yaml"))
     return written, counts
 
 
