@@ -123,6 +123,10 @@ class PostgresServer:
             "--no-sync",
         )
         pwfile.unlink()
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after halt()) on the same port with the same data."""
         options = (
             f"-c listen_addresses={self.host} -c port={self.port} -c unix_socket_directories={self.root}"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
@@ -139,6 +143,11 @@ class PostgresServer:
             "-w",
             "start",
         )
+
+    def halt(self) -> None:
+        """Stop the server as an operator would (fast shutdown: sessions end with admin_shutdown),
+        keeping its data, so tests can see what the services do while the database is down."""
+        self._pg(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError):

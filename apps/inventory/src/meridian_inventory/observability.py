@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from opentelemetry import trace
 
 from meridian_inventory import logs
 from meridian_inventory.metrics import GO_CODE_NAMES, ServerMetrics
@@ -70,6 +71,9 @@ class _Call:
             "duration_ms": round(elapsed * 1000, 3),
             "request_id": request_id.get(),
         }
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            fields["trace_id"] = trace.format_trace_id(span.trace_id)
         unexpected = error is not None and not isinstance(error, grpc.aio.AbortError)
         if unexpected and code is grpc.StatusCode.UNKNOWN:
             logs.get().error("rpc failed", extra={"fields": fields}, exc_info=error)
