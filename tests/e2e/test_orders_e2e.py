@@ -10,6 +10,7 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psycopg
@@ -19,6 +20,7 @@ from grpc_status import rpc_status
 from meridian_inventory.gen import inventory_pb2 as inv
 from support import processes
 from support.gen import orders_pb2 as pb
+from support.gen import orders_pb2_grpc
 from support.stack import StartStack
 
 pytestmark = pytest.mark.slow
@@ -286,3 +288,99 @@ def test_orders_bad_configuration_exits_2_naming_the_variable(
     )
     assert result.returncode == 2
     assert variable in result.stderr
+
+
+# A client that balances over the orders replicas and skips one whose health service says
+# NOT_SERVING, as a Kubernetes Service's clients (or a mesh) would; it retries nothing itself.
+BALANCED_HEALTH_CHECKED = json.dumps(
+    {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "healthCheckConfig": {"serviceName": "meridian.orders.v1.OrdersService"},
+    }
+)
+
+
+def test_sigterm_to_one_orders_replica_under_load_fails_no_call(start_stack: StartStack) -> None:
+    stack = start_stack(orders_replicas=2, SHUTDOWN_DRAIN_DELAY="1s")
+    stack.seed("SKU-1", 1_000_000)
+    replicas = [stack.orders, *stack.more_orders]
+    target = "ipv4:" + ",".join(replica.address for replica in replicas)
+    channel = grpc.insecure_channel(target, options=[("grpc.service_config", BALANCED_HEALTH_CHECKED)])
+    stack.channels.append(channel)
+    orders = orders_pb2_grpc.OrdersServiceStub(channel)
+    before_signal, after_exit = 150, 150
+    stop = threading.Event()
+    lock = threading.Lock()
+    outcome: dict[str, Any] = {"ok": 0, "failed": []}
+    replica_gone = threading.Event()
+    ok_after_exit = threading.Semaphore(0)
+
+    def client() -> None:
+        while not stop.is_set():
+            try:
+                create(orders, "SKU-1")
+            except grpc.RpcError as error:
+                with lock:
+                    outcome["failed"].append(f"{error.code()}: {error.details()}")
+                continue
+            with lock:
+                outcome["ok"] += 1
+            if replica_gone.is_set():
+                ok_after_exit.release()
+
+    workers = [threading.Thread(target=client) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    try:
+        while True:  # steady load on both replicas first
+            with lock:
+                if outcome["ok"] >= before_signal:
+                    break
+            threading.Event().wait(0.05)
+        exit_code = replicas[0].terminate()
+        replica_gone.set()
+        for _ in range(after_exit):
+            assert ok_after_exit.acquire(timeout=60), "calls stopped succeeding after the replica left"
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=60)
+
+    assert outcome["failed"] == []
+    assert exit_code == 0
+    served = [
+        sum(1 for line in log_lines(replica) if str(line.get("method", "")).endswith("/CreateOrder"))
+        for replica in replicas
+    ]
+    assert all(count > 0 for count in served), f"CreateOrder calls per replica: {served}"
+
+
+def test_a_reservation_rolled_back_in_a_conflict_is_aborted_and_retried(
+    start_stack: StartStack, pg_server
+) -> None:
+    stack = start_stack()
+    stack.seed("SKU-1", 5)
+    # PostgreSQL fails inventory's first two reservation inserts as serialization failures; a
+    # sequence counts attempts across the rollbacks.
+    with psycopg.connect(pg_server.admin_conninfo(stack.inventory_db.name), autocommit=True) as admin:
+        admin.execute(
+            """CREATE SEQUENCE attempts;
+            CREATE FUNCTION fail_twice() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+            BEGIN
+                IF nextval('attempts') <= 2 THEN
+                    RAISE EXCEPTION 'could not serialize access' USING ERRCODE = 'serialization_failure';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER fail_twice BEFORE INSERT ON reservations
+                FOR EACH ROW EXECUTE FUNCTION fail_twice()"""
+        )
+    order = create(stack.orders_stub(), "SKU-1", quantity=2, request_id="req-conflict")
+    assert order.state == pb.ORDER_STATE_CONFIRMED
+    assert stack.inventories[0].terminate() == 0
+    reserves = [
+        line["code"]
+        for line in log_lines(stack.inventories[0])
+        if str(line.get("method")).endswith("/Reserve")
+    ]
+    assert reserves == ["ABORTED", "ABORTED", "OK"]  # orders' channel retried ABORTED

@@ -1,8 +1,13 @@
 """The server interceptor: request ids, one JSON log line and the metrics for every call.
 
 The request id comes from the caller's x-request-id metadata (orders forwards its own), or is made
-here when absent; it is echoed in the response headers and kept in a context variable so log lines
-written while handling the call carry it.
+here when absent; it is kept in a context variable so log lines written while handling the call
+carry it, and echoed: in the response headers of a unary call that succeeds or of a stream, in the
+trailers of a call that fails (rpc_errors adds it there).
+
+A failing unary call sends no headers before its status on purpose: a gRPC client counts a call
+whose headers arrived as committed and never retries it, so headers sent up front would stop
+orders from retrying UNAVAILABLE and ABORTED.
 """
 
 from __future__ import annotations
@@ -110,6 +115,8 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
 
     async def _begin(self, context: grpc.aio.ServicerContext) -> None:
         request_id.set(_incoming_request_id(context))
+
+    async def _send_headers(self, context: grpc.aio.ServicerContext) -> None:
         await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id.get()),))
 
     def _unary(self, behavior: Callable[..., Any], full_method: str) -> Callable[..., Any]:
@@ -118,6 +125,7 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
             await self._begin(context)
             try:
                 response = await behavior(request, context)
+                await self._send_headers(context)
             except BaseException as error:
                 call.finish(context, error)
                 raise
@@ -132,6 +140,7 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
             async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 call = _Call(self._metrics, "server_stream", full_method)
                 await self._begin(context)
+                await self._send_headers(context)
                 try:
                     async for response in behavior(request, context):
                         yield response
@@ -146,6 +155,7 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
         async def write(request: Any, context: grpc.aio.ServicerContext) -> None:
             call = _Call(self._metrics, "server_stream", full_method)
             await self._begin(context)
+            await self._send_headers(context)
             try:
                 await behavior(request, context)
             except BaseException as error:
