@@ -206,9 +206,9 @@ def test_request_id_is_echoed_or_made(inventory: RunningInventory, database: pos
     _, call = inventory.stub.GetItem.with_call(
         pb.GetItemRequest(sku="SKU-1"), metadata=(("x-request-id", "req-abc"),)
     )
-    assert dict(call.initial_metadata())["x-request-id"] == "req-abc"
+    assert dict(call.trailing_metadata())["x-request-id"] == "req-abc"
     _, call = inventory.stub.GetItem.with_call(pb.GetItemRequest(sku="SKU-1"))
-    made = dict(call.initial_metadata())["x-request-id"]
+    made = dict(call.trailing_metadata())["x-request-id"]
     assert uuid.UUID(made)
 
 

@@ -2,12 +2,13 @@
 
 The request id comes from the caller's x-request-id metadata (orders forwards its own), or is made
 here when absent; it is kept in a context variable so log lines written while handling the call
-carry it, and echoed: in the response headers of a unary call that succeeds or of a stream, in the
-trailers of a call that fails (rpc_errors adds it there).
+carry it, and echoed: in the trailers of a unary call (rpc_errors adds it to those of a failure),
+in the headers of a stream.
 
-A failing unary call sends no headers before its status on purpose: a gRPC client counts a call
-whose headers arrived as committed and never retries it, so headers sent up front would stop
-orders from retrying UNAVAILABLE and ABORTED.
+A unary call sends no headers of its own on purpose. A gRPC client counts a call whose headers
+arrived as committed and never retries it, so headers sent before a failing status would stop
+orders from retrying UNAVAILABLE and ABORTED; and sending them apart from the reply costs a write
+of its own (5 % of GetItem's time in py-spy).
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
             await self._begin(context)
             try:
                 response = await behavior(request, context)
-                await self._send_headers(context)
+                context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id.get()),))
             except BaseException as error:
                 call.finish(context, error)
                 raise

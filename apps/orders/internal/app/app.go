@@ -54,6 +54,7 @@ type App struct {
 	cfg       config.Config
 	log       *slog.Logger
 	pool      *pgxpool.Pool
+	store     *store.Store
 	inventory *inventory.Client
 	hub       *watch.Hub
 	stopHub   context.CancelFunc
@@ -134,7 +135,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, revision st
 	}
 
 	a.grpc = grpc.NewServer(serverOptions(cfg, log, metrics, a.tracing)...)
-	ordersv1.RegisterOrdersServiceServer(a.grpc, service.New(store.New(a.pool), a.inventory, a.hub, log))
+	a.store = store.New(a.pool)
+	ordersv1.RegisterOrdersServiceServer(a.grpc, service.New(a.store, a.inventory, a.hub, log))
 	a.health = health.NewServer()
 	healthpb.RegisterHealthServer(a.grpc, a.health)
 	reflection.Register(a.grpc)
@@ -256,6 +258,9 @@ func (a *App) shutdown() {
 	}
 	if a.inventory != nil {
 		_ = a.inventory.Close()
+	}
+	if a.store != nil {
+		a.store.Close()
 	}
 	if a.pool != nil {
 		a.pool.Close()
