@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from meridian_inventory import config as inventory_config
@@ -81,21 +80,8 @@ def test_a_transaction_rolled_back_in_a_conflict_is_aborted(
     inventory: RunningInventory, database: postgres.Database, pg_server: postgres.PostgresServer
 ) -> None:
     seed(database, ("SKU-1", "Widget", 5))
-    # PostgreSQL itself fails the first reservation as a deadlock victim, as it would a
-    # transaction that lost a conflict; a sequence counts attempts across the rollback.
-    with psycopg.connect(pg_server.admin_conninfo(database.name), autocommit=True) as admin:
-        admin.execute(
-            """CREATE SEQUENCE attempts;
-            CREATE FUNCTION fail_first() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
-            BEGIN
-                IF nextval('attempts') = 1 THEN
-                    RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected';
-                END IF;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER fail_first BEFORE INSERT ON reservations
-                FOR EACH ROW EXECUTE FUNCTION fail_first()"""
-        )
+    # PostgreSQL fails the first reservation as a deadlock victim, as in a lost conflict.
+    postgres.fail_first_inserts(pg_server.admin_conninfo(database.name), "reservations", "40P01", 1)
     request = pb.ReserveRequest(order_id="order-1", sku="SKU-1", quantity=2)
     with pytest.raises(grpc.RpcError) as caught:
         inventory.stub.Reserve(request)

@@ -16,56 +16,34 @@ pytestmark = pytest.mark.slow
 BUF = processes.REPO / "bin" / "buf"
 
 
+def buf_curl(*args: str) -> str:
+    """buf curl over plain-text HTTP/2 gRPC; its output, once it exited 0."""
+    if not BUF.exists():
+        pytest.fail(f"{BUF} is missing: `make tools` builds buf (tools/tools.toml)")
+    argv = [str(BUF), "curl", "--protocol=grpc", "--http2-prior-knowledge", *args]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 @pytest.mark.parametrize("protocol", ["grpc-v1", "grpc-v1alpha"])
 def test_buf_curl_calls_get_item_through_reflection(
     inventory: RunningInventory, database: postgres.Database, protocol: str
 ) -> None:
-    if not BUF.exists():
-        pytest.fail(f"{BUF} is missing: `make tools` builds buf (tools/tools.toml)")
     seed(database, ("SKU-1", "Widget", 5))
-    result = subprocess.run(
-        [
-            str(BUF),
-            "curl",
-            "--protocol=grpc",
-            "--http2-prior-knowledge",
-            f"--reflect-protocol={protocol}",
-            '--data={"sku": "SKU-1"}',
-            f"http://{inventory.address}/meridian.inventory.v1.InventoryService/GetItem",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    out = buf_curl(
+        f"--reflect-protocol={protocol}",
+        '--data={"sku": "SKU-1"}',
+        f"http://{inventory.address}/meridian.inventory.v1.InventoryService/GetItem",
     )
-    assert result.returncode == 0, result.stderr
-    item = json.loads(result.stdout)["item"]
-    assert (item["sku"], item["name"], item["available"]) == (
-        "SKU-1",
-        "Widget",
-        "5",
-    )  # int64 is a JSON string
+    item = json.loads(out)["item"]
+    # int64 fields are JSON strings
+    assert (item["sku"], item["name"], item["available"]) == ("SKU-1", "Widget", "5")
 
 
 def test_reflection_lists_both_protocols(inventory: RunningInventory) -> None:
-    if not BUF.exists():
-        pytest.fail(f"{BUF} is missing: `make tools` builds buf (tools/tools.toml)")
-    result = subprocess.run(
-        [
-            str(BUF),
-            "curl",
-            "--protocol=grpc",
-            "--http2-prior-knowledge",
-            "--list-services",
-            f"http://{inventory.address}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) >= {
+    out = buf_curl("--list-services", f"http://{inventory.address}")
+    assert set(out.split()) >= {
         "meridian.inventory.v1.InventoryService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",

@@ -182,6 +182,31 @@ class PostgresServer:
         return Database(self.host, self.port, name, name, password, credentials_file)
 
 
+def fail_first_inserts(conninfo: str, table: str, sqlstate: str, times: int) -> None:
+    """Make PostgreSQL itself fail the first `times` inserts into table with sqlstate (as it fails
+    a transaction that lost a conflict: serialization_failure, deadlock_detected); a sequence
+    counts the attempts across the rollbacks. conninfo must be a superuser's."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            psycopg.sql.SQL(
+                """CREATE SEQUENCE insert_attempts;
+                CREATE FUNCTION fail_first_inserts() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+                BEGIN
+                    IF nextval('insert_attempts') <= {times} THEN
+                        RAISE EXCEPTION 'failed on purpose' USING ERRCODE = {sqlstate};
+                    END IF;
+                    RETURN NEW;
+                END $$;
+                CREATE TRIGGER fail_first_inserts BEFORE INSERT ON {table}
+                    FOR EACH ROW EXECUTE FUNCTION fail_first_inserts()"""
+            ).format(
+                times=psycopg.sql.Literal(times),
+                sqlstate=psycopg.sql.Literal(sqlstate),
+                table=psycopg.sql.Identifier(table),
+            )
+        )
+
+
 @contextlib.contextmanager
 def running(bin_dir: Path) -> Iterator[PostgresServer]:
     server = PostgresServer(bin_dir)

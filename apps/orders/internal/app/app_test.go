@@ -337,12 +337,13 @@ func TestMetricsEndpointExportsSharedNames(t *testing.T) {
 	}
 }
 
-func TestShutdownReportsNotServingAndDrainsCallsInFlight(t *testing.T) {
-	stub := &stubInventory{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	h := start(t, stub, nil)
-	ctx := context.Background()
-	// The watch ends once it has seen NOT_SERVING: an open stream would hold the graceful stop.
-	watchCtx, endWatch := context.WithCancel(ctx)
+// shutdownUntilNotServing watches the health service, checks it says SERVING, calls started
+// (which may start calls), begins Shutdown and returns once the watch says NOT_SERVING, with a
+// channel closed when Shutdown has returned. The watch then ends: an open stream would hold the
+// graceful stop.
+func shutdownUntilNotServing(t *testing.T, h *harness, started func()) <-chan struct{} {
+	t.Helper()
+	watchCtx, endWatch := context.WithCancel(context.Background())
 	defer endWatch()
 	watch, err := healthpb.NewHealthClient(h.conn).Watch(watchCtx, &healthpb.HealthCheckRequest{})
 	if err != nil {
@@ -351,12 +352,7 @@ func TestShutdownReportsNotServingAndDrainsCallsInFlight(t *testing.T) {
 	if first, err := watch.Recv(); err != nil || first.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health before shutdown = %v, %v", first, err)
 	}
-	result := make(chan error, 1)
-	go func() {
-		_, err := h.client.CreateOrder(ctx, newRequest("req-drain", 1))
-		result <- err
-	}()
-	<-stub.entered // the call is inside inventory now
+	started()
 	stopped := make(chan struct{})
 	go func() {
 		h.app.Shutdown()
@@ -365,7 +361,20 @@ func TestShutdownReportsNotServingAndDrainsCallsInFlight(t *testing.T) {
 	if next, err := watch.Recv(); err != nil || next.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("health during shutdown = %v, %v; want NOT_SERVING", next, err)
 	}
-	endWatch()
+	return stopped
+}
+
+func TestShutdownReportsNotServingAndDrainsCallsInFlight(t *testing.T) {
+	stub := &stubInventory{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h := start(t, stub, nil)
+	result := make(chan error, 1)
+	stopped := shutdownUntilNotServing(t, h, func() {
+		go func() {
+			_, err := h.client.CreateOrder(context.Background(), newRequest("req-drain", 1))
+			result <- err
+		}()
+		<-stub.entered // the call is inside inventory now
+	})
 	close(stub.release)
 	if err := <-result; err != nil {
 		t.Errorf("the call in flight failed during shutdown: %v", err)
@@ -507,25 +516,7 @@ func TestShutdownKeepsTakingCallsForTheDrainDelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The watch ends once it has seen NOT_SERVING: an open stream would hold the graceful stop.
-	watchCtx, endWatch := context.WithCancel(ctx)
-	defer endWatch()
-	watch, err := healthpb.NewHealthClient(h.conn).Watch(watchCtx, &healthpb.HealthCheckRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first, err := watch.Recv(); err != nil || first.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		t.Fatalf("health before shutdown = %v, %v", first, err)
-	}
-	stopped := make(chan struct{})
-	go func() {
-		h.app.Shutdown()
-		close(stopped)
-	}()
-	if next, err := watch.Recv(); err != nil || next.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
-		t.Fatalf("health during shutdown = %v, %v; want NOT_SERVING", next, err)
-	}
-	endWatch()
+	stopped := shutdownUntilNotServing(t, h, func() {})
 	// A client that has not yet seen NOT_SERVING still sends calls here; they must be answered.
 	if _, err := h.client.GetOrder(ctx, &ordersv1.GetOrderRequest{Id: order.GetOrder().GetId()}); err != nil {
 		t.Errorf("a call during the drain delay failed: %v", err)
