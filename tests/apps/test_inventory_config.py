@@ -31,6 +31,8 @@ def test_defaults() -> None:
     assert config.database.pool_max == 10
     assert config.middleware is True
     assert config.initial_window_size == 0
+    assert config.database.check_interval_seconds == 5.0
+    assert config.otlp_endpoint == ""  # nothing is exported unless an endpoint is set
 
 
 def test_overrides() -> None:
@@ -60,6 +62,9 @@ def test_overrides() -> None:
         ("DB_SSLMODE", "sometimes"),
         ("LOG_LEVEL", "chatty"),
         ("DB_POOL_MAX", "0"),
+        ("DB_CHECK_INTERVAL", "0s"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "alloy:4317"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://alloy:4317"),
     ],
 )
 def test_errors_name_the_variable(variable: str, value: str) -> None:
@@ -73,3 +78,14 @@ def test_credentials_file_is_required() -> None:
     with pytest.raises(ConfigError) as caught:
         load({})
     assert caught.value.variable == "DB_CREDENTIALS_FILE"
+
+
+def test_the_traces_endpoint_wins_over_the_general_one() -> None:
+    config = load(
+        {
+            **MINIMAL,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:14317",
+        }
+    )
+    assert config.otlp_endpoint == "http://127.0.0.1:14317"

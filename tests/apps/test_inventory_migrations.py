@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def db_config(db: postgres.Database) -> DatabaseConfig:
-    return DatabaseConfig(db.host, db.port, db.name, "disable", str(db.credentials_file), 5)
+    return DatabaseConfig(db.host, db.port, db.name, "disable", str(db.credentials_file), 5, 5.0)
 
 
 async def apply_once(db: postgres.Database, migrations: list[migrate.Migration]) -> list[int]:

@@ -206,10 +206,25 @@ def test_request_id_is_echoed_or_made(inventory: RunningInventory, database: pos
     _, call = inventory.stub.GetItem.with_call(
         pb.GetItemRequest(sku="SKU-1"), metadata=(("x-request-id", "req-abc"),)
     )
-    assert dict(call.initial_metadata())["x-request-id"] == "req-abc"
+    assert dict(call.trailing_metadata())["x-request-id"] == "req-abc"
     _, call = inventory.stub.GetItem.with_call(pb.GetItemRequest(sku="SKU-1"))
-    made = dict(call.initial_metadata())["x-request-id"]
+    made = dict(call.trailing_metadata())["x-request-id"]
     assert uuid.UUID(made)
+
+
+def test_a_failed_call_sends_no_headers_and_echoes_the_request_id_in_its_trailers(
+    inventory: RunningInventory,
+) -> None:
+    # Headers before the status would make the call committed, and no gRPC client retries that.
+    with pytest.raises(grpc.RpcError) as caught:
+        inventory.stub.GetItem(pb.GetItemRequest(sku="NOPE"), metadata=(("x-request-id", "req-missing"),))
+    assert dict(caught.value.trailing_metadata())["x-request-id"] == "req-missing"
+    assert "x-request-id" not in dict(caught.value.initial_metadata())
+    with pytest.raises(grpc.RpcError) as bad:
+        inventory.stub.Reserve(pb.ReserveRequest(), metadata=(("x-request-id", "req-bad"),))
+    trailers = dict(bad.value.trailing_metadata())
+    assert trailers["x-request-id"] == "req-bad"
+    assert rpc_status.from_call(bad.value) is not None  # the field violations still arrive
 
 
 def test_metrics_use_the_shared_names(inventory: RunningInventory, database: postgres.Database) -> None:

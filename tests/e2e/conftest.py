@@ -28,10 +28,16 @@ def orders_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def start_stack(
     pg_server: postgres.PostgresServer, orders_binary: Path, tmp_path: Path
 ) -> Iterator[StartStack]:
-    """Start inventory replicas and orders; keyword arguments override orders' environment."""
+    """Start inventory replicas and orders replicas; keyword arguments override orders'
+    environment, inventory_env inventory's."""
     stacks: list[Stack] = []
 
-    def start(replicas: int = 1, **orders_env: str) -> Stack:
+    def start(
+        replicas: int = 1,
+        orders_replicas: int = 1,
+        inventory_env: dict[str, str] | None = None,
+        **orders_env: str,
+    ) -> Stack:
         inventory_db = pg_server.create_database("inventory", tmp_path / "secrets")
         orders_db = pg_server.create_database("orders", tmp_path / "secrets")
         inventories = []
@@ -44,6 +50,7 @@ def start_stack(
                 "SHUTDOWN_GRACE_PERIOD": "20s",
                 "POD_NAME": f"inventory-{n}",
                 "POD_NAMESPACE": "e2e",
+                **(inventory_env or {}),
             }
             process = processes.start_inventory(env, tmp_path / "logs", free_port(), name=f"inventory-{n}")
             inventories.append(process)
@@ -66,13 +73,22 @@ def start_stack(
         orders = processes.start_orders(orders_binary, env, tmp_path / "logs", free_port())
         stack = Stack(inventory_db, orders_db, inventories, orders, orders_metrics, inventory_metrics)
         stacks.append(stack)
-        orders.wait_serving()
+        orders.wait_serving()  # alone first: it migrates the database the others share
+        for n in range(1, orders_replicas):
+            replica_env = {**env, "METRICS_PORT": str(free_port()), "POD_NAME": f"orders-{n}"}
+            replica = processes.start_orders(
+                orders_binary, replica_env, tmp_path / "logs", free_port(), name=f"orders-{n}"
+            )
+            stack.more_orders.append(replica)
+        for replica in stack.more_orders:
+            replica.wait_serving()
         return stack
 
     yield start
     for stack in stacks:
         for channel in stack.channels:
             channel.close()
-        stack.orders.kill()
+        for process in [stack.orders, *stack.more_orders]:
+            process.kill()
         for process in stack.inventories:
             process.kill()

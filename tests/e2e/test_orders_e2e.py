@@ -10,6 +10,7 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psycopg
@@ -17,8 +18,9 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from meridian_inventory.gen import inventory_pb2 as inv
-from support import processes
+from support import postgres, processes
 from support.gen import orders_pb2 as pb
+from support.gen import orders_pb2_grpc
 from support.stack import StartStack
 
 pytestmark = pytest.mark.slow
@@ -211,14 +213,13 @@ def test_orders_finishes_the_call_in_flight_on_sigterm(start_stack: StartStack, 
     assert stack.orders.process.wait(timeout=60) == 0
 
 
-def test_sigterm_to_one_inventory_replica_under_load_fails_no_call(start_stack: StartStack) -> None:
-    stack = start_stack(replicas=2)
-    stack.seed("SKU-1", 1_000_000)
-    orders = stack.orders_stub()
+def sigterm_under_load(orders, replica: processes.ServiceProcess) -> tuple[list[str], int]:
+    """Eight clients create orders without pause; after 150 succeeded, SIGTERM goes to replica;
+    the load runs on until 150 more succeeded after it exited. Returns the failures and its exit code."""
     before_signal, after_exit = 150, 150
     stop = threading.Event()
     lock = threading.Lock()
-    outcome = {"ok": 0, "failed": []}
+    outcome: dict[str, Any] = {"ok": 0, "failed": []}
     replica_gone = threading.Event()
     ok_after_exit = threading.Semaphore(0)
 
@@ -244,7 +245,7 @@ def test_sigterm_to_one_inventory_replica_under_load_fails_no_call(start_stack: 
                 if outcome["ok"] >= before_signal:
                     break
             threading.Event().wait(0.05)
-        exit_code = stack.inventories[0].terminate()
+        exit_code = replica.terminate()
         replica_gone.set()
         for _ in range(after_exit):
             assert ok_after_exit.acquire(timeout=60), "calls stopped succeeding after the replica left"
@@ -252,14 +253,25 @@ def test_sigterm_to_one_inventory_replica_under_load_fails_no_call(start_stack: 
         stop.set()
         for worker in workers:
             worker.join(timeout=60)
+    return outcome["failed"], exit_code
 
-    assert outcome["failed"] == []
-    assert exit_code == 0
-    served = [
-        sum(1 for line in log_lines(replica) if str(line.get("method", "")).endswith("/Reserve"))
-        for replica in stack.inventories
+
+def served(replicas: list[processes.ServiceProcess], method: str) -> list[int]:
+    """How many calls of method each replica logged."""
+    return [
+        sum(1 for line in log_lines(replica) if str(line.get("method", "")).endswith(method))
+        for replica in replicas
     ]
-    assert all(count > 0 for count in served), f"Reserve calls per replica: {served}"
+
+
+def test_sigterm_to_one_inventory_replica_under_load_fails_no_call(start_stack: StartStack) -> None:
+    stack = start_stack(replicas=2)
+    stack.seed("SKU-1", 1_000_000)
+    failed, exit_code = sigterm_under_load(stack.orders_stub(), stack.inventories[0])
+    assert failed == []
+    assert exit_code == 0
+    per_replica = served(stack.inventories, "/Reserve")
+    assert all(count > 0 for count in per_replica), f"Reserve calls per replica: {per_replica}"
 
 
 @pytest.mark.parametrize(
@@ -286,3 +298,45 @@ def test_orders_bad_configuration_exits_2_naming_the_variable(
     )
     assert result.returncode == 2
     assert variable in result.stderr
+
+
+# A client that balances over the orders replicas and skips one whose health service says
+# NOT_SERVING, as a Kubernetes Service's clients (or a mesh) would; it retries nothing itself.
+BALANCED_HEALTH_CHECKED = json.dumps(
+    {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "healthCheckConfig": {"serviceName": "meridian.orders.v1.OrdersService"},
+    }
+)
+
+
+def test_sigterm_to_one_orders_replica_under_load_fails_no_call(start_stack: StartStack) -> None:
+    stack = start_stack(orders_replicas=2, SHUTDOWN_DRAIN_DELAY="1s")
+    stack.seed("SKU-1", 1_000_000)
+    replicas = [stack.orders, *stack.more_orders]
+    target = "ipv4:" + ",".join(replica.address for replica in replicas)
+    channel = grpc.insecure_channel(target, options=[("grpc.service_config", BALANCED_HEALTH_CHECKED)])
+    stack.channels.append(channel)
+    failed, exit_code = sigterm_under_load(orders_pb2_grpc.OrdersServiceStub(channel), replicas[0])
+    assert failed == []
+    assert exit_code == 0
+    per_replica = served(replicas, "/CreateOrder")
+    assert all(count > 0 for count in per_replica), f"CreateOrder calls per replica: {per_replica}"
+
+
+def test_a_reservation_rolled_back_in_a_conflict_is_aborted_and_retried(
+    start_stack: StartStack, pg_server
+) -> None:
+    stack = start_stack()
+    stack.seed("SKU-1", 5)
+    # PostgreSQL fails inventory's first two reservation inserts as serialization failures.
+    postgres.fail_first_inserts(pg_server.admin_conninfo(stack.inventory_db.name), "reservations", "40001", 2)
+    order = create(stack.orders_stub(), "SKU-1", quantity=2, request_id="req-conflict")
+    assert order.state == pb.ORDER_STATE_CONFIRMED
+    assert stack.inventories[0].terminate() == 0
+    reserves = [
+        line["code"]
+        for line in log_lines(stack.inventories[0])
+        if str(line.get("method")).endswith("/Reserve")
+    ]
+    assert reserves == ["ABORTED", "ABORTED", "OK"]  # orders' channel retried ABORTED

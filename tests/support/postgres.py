@@ -123,6 +123,10 @@ class PostgresServer:
             "--no-sync",
         )
         pwfile.unlink()
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after halt()) on the same port with the same data."""
         options = (
             f"-c listen_addresses={self.host} -c port={self.port} -c unix_socket_directories={self.root}"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
@@ -139,6 +143,11 @@ class PostgresServer:
             "-w",
             "start",
         )
+
+    def halt(self) -> None:
+        """Stop the server as an operator would (fast shutdown: sessions end with admin_shutdown),
+        keeping its data, so tests can see what the services do while the database is down."""
+        self._pg(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError):
@@ -171,6 +180,31 @@ class PostgresServer:
         credentials_file = secrets_dir / f"{name}.json"
         write_credentials(credentials_file, name, password)
         return Database(self.host, self.port, name, name, password, credentials_file)
+
+
+def fail_first_inserts(conninfo: str, table: str, sqlstate: str, times: int) -> None:
+    """Make PostgreSQL itself fail the first `times` inserts into table with sqlstate (as it fails
+    a transaction that lost a conflict: serialization_failure, deadlock_detected); a sequence
+    counts the attempts across the rollbacks. conninfo must be a superuser's."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            psycopg.sql.SQL(
+                """CREATE SEQUENCE insert_attempts;
+                CREATE FUNCTION fail_first_inserts() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+                BEGIN
+                    IF nextval('insert_attempts') <= {times} THEN
+                        RAISE EXCEPTION 'failed on purpose' USING ERRCODE = {sqlstate};
+                    END IF;
+                    RETURN NEW;
+                END $$;
+                CREATE TRIGGER fail_first_inserts BEFORE INSERT ON {table}
+                    FOR EACH ROW EXECUTE FUNCTION fail_first_inserts()"""
+            ).format(
+                times=psycopg.sql.Literal(times),
+                sqlstate=psycopg.sql.Literal(sqlstate),
+                table=psycopg.sql.Identifier(table),
+            )
+        )
 
 
 @contextlib.contextmanager

@@ -70,7 +70,7 @@ class ServiceProcess:
 
 def base_env(values: dict[str, str]) -> dict[str, str]:
     """This process's environment without service settings that could leak in, plus values."""
-    prefixes = ("DB_", "GRPC_", "INVENTORY_")
+    prefixes = ("DB_", "GRPC_", "INVENTORY_", "OTEL_")
     env = {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
     env.update(values)
     return env

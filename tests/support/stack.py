@@ -22,6 +22,8 @@ class Stack:
     orders_metrics_port: int
     inventory_metrics_ports: list[int]
     channels: list[grpc.Channel] = field(default_factory=list)
+    # Orders replicas after the first (the first is `orders`), sharing its database.
+    more_orders: list[processes.ServiceProcess] = field(default_factory=list)
 
     def orders_stub(self) -> orders_pb2_grpc.OrdersServiceStub:
         channel = grpc.insecure_channel(self.orders.address)

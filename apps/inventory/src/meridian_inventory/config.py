@@ -6,6 +6,7 @@ same ones with the same defaults, so both services are configured alike.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -34,6 +35,9 @@ class DatabaseConfig:
     sslmode: str
     credentials_file: str
     pool_max: int
+    # How often the service checks that the database answers, for meridian_database_up and its
+    # log line; readiness does not depend on it.
+    check_interval_seconds: float
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class Config:
     keepalive_time_seconds: float
     keepalive_min_time_seconds: float
     middleware: bool
+    # Where spans go (OTLP over gRPC, an http:// or https:// URL); empty exports nothing.
+    otlp_endpoint: str
 
 
 _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -98,6 +104,29 @@ class _Reader:
         except ValueError as error:
             raise ConfigError(name, str(error)) from None
 
+    def positive_duration(self, name: str, default: str) -> float:
+        value = self.duration(name, default)
+        if value <= 0:
+            raise ConfigError(name, "must be longer than 0s")
+        return value
+
+    def otlp_endpoint(self) -> str:
+        """The OpenTelemetry exporter's standard variables; the traces-only one wins, as the
+        OpenTelemetry specification says."""
+        for name in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+            raw = self._env.get(name, "").strip()
+            if not raw:
+                continue
+            parts = urllib.parse.urlsplit(raw)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigError(
+                    name,
+                    f"{raw!r} is not a URL like http://alloy.monitoring.svc:4317"
+                    " (http:// sends in plain text, https:// over TLS)",
+                )
+            return raw
+        return ""
+
     def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
         value = self._get(name, default).lower()
         if value not in allowed:
@@ -123,6 +152,7 @@ def load(env: Mapping[str, str]) -> Config:
             sslmode=read.choice("DB_SSLMODE", "prefer", _SSLMODES),
             credentials_file=read.text("DB_CREDENTIALS_FILE", None),
             pool_max=read.integer("DB_POOL_MAX", "10", 1, 1000),
+            check_interval_seconds=read.positive_duration("DB_CHECK_INTERVAL", "5s"),
         ),
         shutdown_grace_seconds=read.duration("SHUTDOWN_GRACE_PERIOD", "20s"),
         shutdown_drain_seconds=read.duration("SHUTDOWN_DRAIN_DELAY", "1s"),
@@ -137,4 +167,5 @@ def load(env: Mapping[str, str]) -> Config:
         keepalive_time_seconds=read.duration("GRPC_KEEPALIVE_TIME", "30s"),
         keepalive_min_time_seconds=read.duration("GRPC_KEEPALIVE_MIN_TIME", "10s"),
         middleware=read.choice("MIDDLEWARE", "on", ("on", "off")) == "on",
+        otlp_endpoint=read.otlp_endpoint(),
     )

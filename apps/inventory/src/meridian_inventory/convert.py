@@ -5,7 +5,7 @@ from __future__ import annotations
 from google.protobuf import timestamp_pb2
 
 from meridian_inventory.gen import inventory_pb2
-from meridian_inventory.store import ItemRow, ReservationRow
+from meridian_inventory.rows import ItemRow, ReservationRow
 
 _STATES = {
     "active": inventory_pb2.RESERVATION_STATE_ACTIVE,

@@ -10,6 +10,11 @@ from psycopg_pool import AsyncConnectionPool
 from meridian_inventory import credentials
 from meridian_inventory.config import DatabaseConfig
 
+# How long a call waits for a pooled connection. Past it (the database is down, or every connection
+# is busy for that long) the call answers UNAVAILABLE, well inside the deadline orders gives its
+# calls (INVENTORY_TIMEOUT, 2s by default), so orders can retry it; psycopg_pool would wait 30s.
+POOL_WAIT_SECONDS = 1.0
+
 
 def connection_kwargs(config: DatabaseConfig) -> dict[str, Any]:
     """Connection parameters with the credentials as the file holds them right now."""
@@ -38,6 +43,7 @@ async def open_pool(config: DatabaseConfig) -> AsyncConnectionPool:
         kwargs=lambda: {**connection_kwargs(config), "autocommit": True},
         min_size=1,
         max_size=config.pool_max,
+        timeout=POOL_WAIT_SECONDS,
         open=False,
         name="inventory",
     )

@@ -62,3 +62,8 @@ class ServerMetrics:
             registry=registry,
         )
         build_info.labels(app=app, version=version, revision=revision).set(1)
+        self.database_up = Gauge(
+            "meridian_database_up",
+            "1 while the service's last check of its database got an answer, 0 while it did not.",
+            registry=registry,
+        )

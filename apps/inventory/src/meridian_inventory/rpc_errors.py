@@ -12,6 +12,8 @@ from google.protobuf import message as message_pb
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from meridian_inventory.observability import REQUEST_ID_HEADER, request_id
+
 
 @dataclass(frozen=True)
 class FieldViolation:
@@ -31,9 +33,15 @@ async def abort_bad_request(context: grpc.aio.ServicerContext, violations: list[
     await _abort(context, code_pb2.INVALID_ARGUMENT, message, detail)
 
 
+def _with_request_id(trailers: tuple[tuple[str, str | bytes], ...]) -> tuple[tuple[str, str | bytes], ...]:
+    """The trailers plus the call's request id: a failed call sends no headers (see observability)."""
+    current = request_id.get()
+    return (*trailers, (REQUEST_ID_HEADER, current)) if current else trailers
+
+
 async def abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
     """End the call with code; typed NoReturn so callers need no unreachable fallbacks."""
-    await context.abort(code, message)
+    await context.abort(code, message, _with_request_id(()))
     raise AssertionError("context.abort returned")  # abort always raises
 
 
@@ -56,5 +64,5 @@ async def _abort(
     packed = any_pb2.Any()
     packed.Pack(detail)
     status = rpc_status.to_status(status_pb2.Status(code=code, message=message, details=[packed]))
-    await context.abort(status.code, status.details, status.trailing_metadata)
+    await context.abort(status.code, status.details, _with_request_id(tuple(status.trailing_metadata)))
     raise AssertionError("context.abort returned")  # abort always raises; this satisfies NoReturn

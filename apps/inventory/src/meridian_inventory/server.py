@@ -1,5 +1,5 @@
-"""The inventory process: database, gRPC server, health, reflection and metrics, started and
-stopped in the order that lets Kubernetes drain a replica without failing a call."""
+"""The inventory process: database, gRPC server, health, reflection, tracing and metrics, started
+and stopped in the order that lets Kubernetes drain a replica without failing a call."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from wsgiref.simple_server import WSGIServer
 import grpc
 import prometheus_client
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from psycopg_pool import AsyncConnectionPool
 
-from meridian_inventory import APP_NAME, database, logs, migrate
+from meridian_inventory import APP_NAME, database, logs, migrate, reflection, tracing
 from meridian_inventory.config import Config
+from meridian_inventory.db_check import DatabaseCheck
 from meridian_inventory.gen import inventory_pb2, inventory_pb2_grpc
 from meridian_inventory.metrics import ServerMetrics
 from meridian_inventory.observability import ObservabilityInterceptor
@@ -56,6 +56,8 @@ class InventoryServer:
         self.metrics_port = 0
         self._pool: AsyncConnectionPool | None = None
         self._hub: StockHub | None = None
+        self._db_check: DatabaseCheck | None = None
+        self._tracing: tracing.Tracing | None = None
         self._server: grpc.aio.Server | None = None
         self._metrics_http: tuple[WSGIServer, threading.Thread] | None = None
 
@@ -72,20 +74,27 @@ class InventoryServer:
 
         prometheus_client.disable_created_metrics()
         metrics = ServerMetrics(self.registry, APP_NAME, config.app_version, config.app_revision)
-        interceptors = [ObservabilityInterceptor(metrics)] if config.middleware else []
+        interval = config.database.check_interval_seconds
+        self._db_check = DatabaseCheck(self._pool, interval, metrics.database_up)
+        self._db_check.start()
+
+        self._tracing = tracing.start(config)
+        log.info(
+            "tracing",
+            extra={"fields": {"exporting": self._tracing is not None, "otlp_endpoint": config.otlp_endpoint}},
+        )
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if config.middleware:
+            # The tracing interceptor goes first, so the call's log line can name its trace.
+            if self._tracing is not None:
+                interceptors.append(self._tracing.interceptor())
+            interceptors.append(ObservabilityInterceptor(metrics))
         server = grpc.aio.server(interceptors=interceptors, options=grpc_options(config))
         inventory_pb2_grpc.add_InventoryServiceServicer_to_server(
             InventoryService(Store(self._pool), self._hub), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            (
-                SERVICE_NAME,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ),
-            server,
-        )
+        reflection.enable(server, (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name))
         self.grpc_port = server.add_insecure_port(f"[::]:{config.grpc_port}")
         self._server = server
         await server.start()
@@ -104,7 +113,7 @@ class InventoryServer:
     async def stop(self) -> None:
         """NOT_SERVING first, and a drain delay so load balancers and health-checking clients move
         away; then refuse new calls, finish the ones in flight within the grace period, and close
-        the rest."""
+        the rest; then send the spans still buffered."""
         log = logs.get()
         grace = self._config.shutdown_grace_seconds
         log.info("shutting down", extra={"fields": {"grace_period_s": grace}})
@@ -122,6 +131,10 @@ class InventoryServer:
             await asyncio.to_thread(http_server.shutdown)
             http_server.server_close()
             thread.join()
+        if self._db_check is not None:
+            await self._db_check.close()
         if self._pool is not None:
             await self._pool.close()
+        if self._tracing is not None:
+            await self._tracing.shutdown()
         log.info("stopped")

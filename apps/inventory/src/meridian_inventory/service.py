@@ -23,10 +23,19 @@ from meridian_inventory.watch import StockHub
 
 @contextlib.asynccontextmanager
 async def _database_errors(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-    """A lost or refused database connection is UNAVAILABLE: the transaction rolled back, and the
-    caller may retry (every write is idempotent), most likely on a fresh connection."""
+    """A transaction PostgreSQL rolled back in a conflict (serialization failure, deadlock) is
+    ABORTED; a lost, refused or timed-out database connection, or a server shutting down, is
+    UNAVAILABLE. Both mean "retry the call": every write is idempotent on the order id, and a retry
+    most likely runs on a fresh connection. The orders service's client retries exactly these two."""
     try:
         yield
+    except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as error:
+        logs.get().warning("database transaction lost a conflict", extra={"fields": {"error": str(error)}})
+        await abort(
+            context,
+            grpc.StatusCode.ABORTED,
+            "the change conflicted with a concurrent one and was rolled back; retry the call",
+        )
     except psycopg.OperationalError as error:
         logs.get().warning("database call failed", extra={"fields": {"error": str(error)}})
         await abort(context, grpc.StatusCode.UNAVAILABLE, "the database did not answer; retry the call")

@@ -3,34 +3,17 @@ not at all, and it notifies watchers (NOTIFY is delivered only when the transact
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
+from meridian_inventory.item_reads import ItemReads
+from meridian_inventory.rows import ItemRow, ReservationRow
+
 # The LISTEN/NOTIFY channel on which every stock change is announced, with the SKU as payload.
 STOCK_CHANNEL = "inventory_stock"
-
-
-@dataclass(frozen=True)
-class ItemRow:
-    sku: str
-    name: str
-    available: int
-    reserved: int
-    update_time: datetime
-
-
-@dataclass(frozen=True)
-class ReservationRow:
-    order_id: str
-    sku: str
-    quantity: int
-    state: str
-    create_time: datetime
 
 
 class ItemNotFoundError(Exception):
@@ -104,10 +87,10 @@ _NOTIFY = "SELECT pg_notify(%s, %s)"
 class Store:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
+        self._item_reads = ItemReads(pool)
 
     async def get_item(self, sku: str) -> ItemRow | None:
-        async with self._pool.connection() as conn:
-            return await _fetch_item(conn, _SELECT_ITEM, (sku,))
+        return await self._item_reads.get(sku)
 
     async def list_items(self, after_sku: str, limit: int) -> list[ItemRow]:
         """Items ordered by SKU, starting after after_sku (keyset paging: stable under inserts)."""

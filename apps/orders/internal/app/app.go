@@ -1,6 +1,6 @@
 // Package app assembles the orders process: database, inventory client, gRPC server with health
-// and reflection, and the metrics endpoint, started and stopped in the order that lets Kubernetes
-// drain a replica without failing a call.
+// and reflection, tracing, and the metrics endpoint, started and stopped in the order that lets
+// Kubernetes drain a replica without failing a call.
 package app
 
 import (
@@ -24,16 +24,19 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	ordersv1 "github.com/meridian-platform/meridian/apps/orders/gen/meridian/orders/v1"
 	"github.com/meridian-platform/meridian/apps/orders/internal/config"
+	"github.com/meridian-platform/meridian/apps/orders/internal/dbcheck"
 	"github.com/meridian-platform/meridian/apps/orders/internal/dbpool"
 	"github.com/meridian-platform/meridian/apps/orders/internal/inventory"
 	"github.com/meridian-platform/meridian/apps/orders/internal/migrate"
 	"github.com/meridian-platform/meridian/apps/orders/internal/obs"
 	"github.com/meridian-platform/meridian/apps/orders/internal/service"
 	"github.com/meridian-platform/meridian/apps/orders/internal/store"
+	"github.com/meridian-platform/meridian/apps/orders/internal/tracing"
 	"github.com/meridian-platform/meridian/apps/orders/internal/watch"
 )
 
@@ -51,9 +54,12 @@ type App struct {
 	cfg       config.Config
 	log       *slog.Logger
 	pool      *pgxpool.Pool
+	store     *store.Store
 	inventory *inventory.Client
 	hub       *watch.Hub
 	stopHub   context.CancelFunc
+	stopCheck context.CancelFunc
+	tracing   *tracing.Tracing
 	health    *health.Server
 	grpc      *grpc.Server
 	metrics   *http.Server
@@ -100,9 +106,22 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, revision st
 	}
 
 	metrics := obs.NewMetrics(Name, cfg.AppVersion, revision)
+	checkCtx, stopCheck := context.WithCancel(context.Background())
+	a.stopCheck = stopCheck
+	go dbcheck.Run(checkCtx, a.pool.Ping, cfg.Database.CheckInterval, metrics.DatabaseUp, log)
+
+	if a.tracing, err = tracing.Start(startCtx, cfg.OTLPEndpoint, tracing.Identity{
+		Service: Name, Version: cfg.AppVersion, Pod: cfg.PodName, Namespace: cfg.PodNamespace,
+	}); err != nil {
+		return a, err
+	}
+	log.Info("tracing", "exporting", a.tracing.Exporting, "otlp_endpoint", cfg.OTLPEndpoint)
+
 	var clientInterceptors []grpc.UnaryClientInterceptor
+	var clientStats []stats.Handler
 	if cfg.Middleware {
 		clientInterceptors = append(clientInterceptors, metrics.Client.UnaryClientInterceptor())
+		clientStats = append(clientStats, a.tracing.ClientHandler())
 	}
 	if a.inventory, err = inventory.New(inventory.Options{
 		Target:        cfg.Inventory.Target,
@@ -110,12 +129,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, revision st
 		PoolSize:      cfg.Inventory.PoolSize,
 		KeepaliveTime: cfg.GRPCKeepaliveTime,
 		Interceptors:  clientInterceptors,
+		StatsHandlers: clientStats,
 	}); err != nil {
 		return a, err
 	}
 
-	a.grpc = grpc.NewServer(serverOptions(cfg, log, metrics)...)
-	ordersv1.RegisterOrdersServiceServer(a.grpc, service.New(store.New(a.pool), a.inventory, a.hub, log))
+	a.grpc = grpc.NewServer(serverOptions(cfg, log, metrics, a.tracing)...)
+	a.store = store.New(a.pool)
+	ordersv1.RegisterOrdersServiceServer(a.grpc, service.New(a.store, a.inventory, a.hub, log))
 	a.health = health.NewServer()
 	healthpb.RegisterHealthServer(a.grpc, a.health)
 	reflection.Register(a.grpc)
@@ -145,7 +166,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, revision st
 	return a, nil
 }
 
-func serverOptions(cfg config.Config, log *slog.Logger, metrics *obs.Metrics) []grpc.ServerOption {
+func serverOptions(cfg config.Config, log *slog.Logger, metrics *obs.Metrics, tr *tracing.Tracing) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.GRPCMaxRecvMsgBytes),
 		grpc.MaxConcurrentStreams(cfg.GRPCMaxConcurrentStreams),
@@ -167,6 +188,8 @@ func serverOptions(cfg config.Config, log *slog.Logger, metrics *obs.Metrics) []
 		return status.Error(codes.Internal, "the server failed; the error is logged under this call's request id")
 	})
 	return append(opts,
+		// A stats handler runs before the interceptors, so the call's log line can name its trace.
+		grpc.StatsHandler(tr.ServerHandler()),
 		grpc.ChainUnaryInterceptor(calls.Unary, metrics.Server.UnaryServerInterceptor(), recovery.UnaryServerInterceptor(recovered)),
 		grpc.ChainStreamInterceptor(calls.Stream, metrics.Server.StreamServerInterceptor(), recovery.StreamServerInterceptor(recovered)),
 	)
@@ -178,17 +201,24 @@ func (a *App) GRPCAddr() string { return a.grpcLn.Addr().String() }
 // MetricsAddr is the address the metrics endpoint listens on.
 func (a *App) MetricsAddr() string { return a.metricsLn.Addr().String() }
 
-// Shutdown reports NOT_SERVING first, so health-checking clients and load balancers move away;
-// ends WatchOrder streams; refuses new calls and lets those in flight finish within the grace
-// period; then cuts what is left and closes the inventory channels and the database pool.
-func (a *App) Shutdown() {
+// Shutdown reports NOT_SERVING first and ends WatchOrder streams; keeps taking calls for the
+// drain delay, so health-checking clients and load balancers move away before the server refuses
+// any; then refuses new calls and lets those in flight finish within the grace period; then cuts
+// what is left, sends the buffered spans and closes the inventory channels and the database pool.
+// Calling it again does nothing.
+func (a *App) Shutdown() { a.stopOnce.Do(a.shutdown) }
+
+func (a *App) shutdown() {
 	grace := a.cfg.ShutdownGracePeriod
-	a.log.Info("shutting down", "grace_period_s", grace.Seconds())
+	a.log.Info("shutting down", "grace_period_s", grace.Seconds(), "drain_delay_s", a.cfg.ShutdownDrainDelay.Seconds())
 	if a.health != nil {
 		a.health.Shutdown()
 	}
 	if a.hub != nil {
 		a.hub.Close()
+	}
+	if a.grpcLn != nil {
+		time.Sleep(a.cfg.ShutdownDrainDelay)
 	}
 	if a.grpc != nil {
 		drained := make(chan struct{})
@@ -216,8 +246,21 @@ func (a *App) Shutdown() {
 	if a.stopHub != nil {
 		a.stopHub()
 	}
+	if a.stopCheck != nil {
+		a.stopCheck()
+	}
+	if a.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.tracing.Shutdown(ctx); err != nil {
+			a.log.Warn("spans still buffered were not sent", "error", err.Error())
+		}
+		cancel()
+	}
 	if a.inventory != nil {
 		_ = a.inventory.Close()
+	}
+	if a.store != nil {
+		a.store.Close()
 	}
 	if a.pool != nil {
 		a.pool.Close()

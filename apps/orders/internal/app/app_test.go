@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -118,7 +119,14 @@ type harness struct {
 
 func start(t *testing.T, stub *stubInventory, adjust func(*config.Config)) *harness {
 	t.Helper()
-	db := pgtest.Require(t).NewDatabase(t)
+	return startOn(t, pgtest.Require(t), stub, adjust)
+}
+
+// startOn starts the service on a database of server pg.
+func startOn(t *testing.T, pg *pgtest.Server, stub *stubInventory, adjust func(*config.Config)) *harness {
+	t.Helper()
+	db := pg.NewDatabase(t)
+	db.CheckInterval = 5 * time.Second
 	if stub.stock == nil {
 		stub.stock = map[string]int64{"SKU-1": 5}
 	}
@@ -179,11 +187,11 @@ func TestCreateOrderConfirmsAndIsIdempotent(t *testing.T) {
 	}
 }
 
-func TestInventoryCallsAreRetriedOnUnavailableOnly(t *testing.T) {
-	h := start(t, &stubInventory{script: []codes.Code{codes.Unavailable, codes.Unavailable}}, nil)
+func TestInventoryCallsAreRetriedOnUnavailableAndAbortedOnly(t *testing.T) {
+	h := start(t, &stubInventory{script: []codes.Code{codes.Unavailable, codes.Aborted}}, nil)
 	ctx := context.Background()
 	if _, err := h.client.CreateOrder(ctx, newRequest("req-retry", 1)); err != nil {
-		t.Fatalf("CreateOrder after two UNAVAILABLE answers: %v", err)
+		t.Fatalf("CreateOrder after UNAVAILABLE and ABORTED answers: %v", err)
 	}
 	if got := h.stub.calls.Load(); got != 3 {
 		t.Errorf("inventory saw %d attempts, want 3 (two retried failures, one success)", got)
@@ -329,23 +337,22 @@ func TestMetricsEndpointExportsSharedNames(t *testing.T) {
 	}
 }
 
-func TestShutdownReportsNotServingAndDrainsCallsInFlight(t *testing.T) {
-	stub := &stubInventory{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	h := start(t, stub, nil)
-	ctx := context.Background()
-	watch, err := healthpb.NewHealthClient(h.conn).Watch(ctx, &healthpb.HealthCheckRequest{})
+// shutdownUntilNotServing watches the health service, checks it says SERVING, calls started
+// (which may start calls), begins Shutdown and returns once the watch says NOT_SERVING, with a
+// channel closed when Shutdown has returned. The watch then ends: an open stream would hold the
+// graceful stop.
+func shutdownUntilNotServing(t *testing.T, h *harness, started func()) <-chan struct{} {
+	t.Helper()
+	watchCtx, endWatch := context.WithCancel(context.Background())
+	defer endWatch()
+	watch, err := healthpb.NewHealthClient(h.conn).Watch(watchCtx, &healthpb.HealthCheckRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if first, err := watch.Recv(); err != nil || first.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health before shutdown = %v, %v", first, err)
 	}
-	result := make(chan error, 1)
-	go func() {
-		_, err := h.client.CreateOrder(ctx, newRequest("req-drain", 1))
-		result <- err
-	}()
-	<-stub.entered // the call is inside inventory now
+	started()
 	stopped := make(chan struct{})
 	go func() {
 		h.app.Shutdown()
@@ -354,9 +361,165 @@ func TestShutdownReportsNotServingAndDrainsCallsInFlight(t *testing.T) {
 	if next, err := watch.Recv(); err != nil || next.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("health during shutdown = %v, %v; want NOT_SERVING", next, err)
 	}
+	return stopped
+}
+
+func TestShutdownReportsNotServingAndDrainsCallsInFlight(t *testing.T) {
+	stub := &stubInventory{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h := start(t, stub, nil)
+	result := make(chan error, 1)
+	stopped := shutdownUntilNotServing(t, h, func() {
+		go func() {
+			_, err := h.client.CreateOrder(context.Background(), newRequest("req-drain", 1))
+			result <- err
+		}()
+		<-stub.entered // the call is inside inventory now
+	})
 	close(stub.release)
 	if err := <-result; err != nil {
 		t.Errorf("the call in flight failed during shutdown: %v", err)
+	}
+	<-stopped
+}
+
+// scrape returns the metrics endpoint's text.
+func scrape(t *testing.T, a *App) string {
+	t.Helper()
+	resp, err := http.Get("http://" + a.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+// eventually retries check every 50ms for up to 30s, and fails the test with its last error.
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err = check(); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+func metricIs(t *testing.T, a *App, line string) func() error {
+	return func() error {
+		if !strings.Contains(scrape(t, a), line) {
+			return fmt.Errorf("metrics lack %q", line)
+		}
+		return nil
+	}
+}
+
+func TestDatabaseOutageAnswersUnavailableStaysServingAndRecovers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and stops its own PostgreSQL")
+	}
+	pgtest.Require(t) // the binaries are there
+	pg, err := pgtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Stop)
+	h := startOn(t, pg, &stubInventory{}, func(c *config.Config) { c.Database.CheckInterval = 50 * time.Millisecond })
+	ctx := context.Background()
+	first, err := h.client.CreateOrder(ctx, newRequest("req-before", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "database reported up", metricIs(t, h.app, "meridian_database_up 1"))
+
+	if err := pg.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]func() error{
+		"CreateOrder": func() error { _, err := h.client.CreateOrder(ctx, newRequest("req-during", 1)); return err },
+		"GetOrder": func() error {
+			_, err := h.client.GetOrder(ctx, &ordersv1.GetOrderRequest{Id: first.GetOrder().GetId()})
+			return err
+		},
+		"ListOrders": func() error { _, err := h.client.ListOrders(ctx, &ordersv1.ListOrdersRequest{}); return err },
+		"CancelOrder": func() error {
+			_, err := h.client.CancelOrder(ctx, &ordersv1.CancelOrderRequest{Id: first.GetOrder().GetId()})
+			return err
+		},
+	}
+	for name, call := range calls {
+		for range 3 { // pooled connections first, then new ones that find no server
+			if err := call(); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "retry") {
+				t.Errorf("%s with PostgreSQL stopped = %v, want UNAVAILABLE saying to retry", name, err)
+			}
+		}
+	}
+	eventually(t, "database reported down", metricIs(t, h.app, "meridian_database_up 0"))
+	// Readiness stays SERVING: the database is shared, and failing it would take every replica
+	// out of its Service at once.
+	for _, service := range []string{"", ordersv1.OrdersService_ServiceDesc.ServiceName} {
+		got, err := healthpb.NewHealthClient(h.conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+		if err != nil || got.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("health of %q with PostgreSQL stopped = %v, %v; want SERVING", service, got, err)
+		}
+	}
+
+	if err := pg.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "CreateOrder after PostgreSQL started again", func() error {
+		done, err := h.client.CreateOrder(ctx, newRequest("req-during", 1))
+		if err == nil && done.GetOrder().GetState() != ordersv1.OrderState_ORDER_STATE_CONFIRMED {
+			return fmt.Errorf("state %v", done.GetOrder().GetState())
+		}
+		return err
+	})
+	eventually(t, "database reported up again", metricIs(t, h.app, "meridian_database_up 1"))
+}
+
+func TestATransactionRolledBackInAConflictIsAborted(t *testing.T) {
+	h := start(t, &stubInventory{}, nil)
+	ctx := context.Background()
+	admin, err := pgtest.Require(t).Admin(ctx, h.app.cfg.Database.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	// PostgreSQL itself fails the first insert as a serialization failure, as it would a
+	// transaction that lost a conflict; a sequence counts attempts across the rollback.
+	if _, err := admin.Exec(ctx, `CREATE SEQUENCE attempts;
+		CREATE FUNCTION fail_first() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+		BEGIN
+			IF nextval('attempts') = 1 THEN
+				RAISE EXCEPTION 'could not serialize access' USING ERRCODE = 'serialization_failure';
+			END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER fail_first BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION fail_first()`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.client.CreateOrder(ctx, newRequest("req-conflict", 1))
+	if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "retry") {
+		t.Fatalf("CreateOrder whose insert hit a serialization failure = %v, want ABORTED saying to retry", err)
+	}
+	done, err := h.client.CreateOrder(ctx, newRequest("req-conflict", 1))
+	if err != nil || done.GetOrder().GetState() != ordersv1.OrderState_ORDER_STATE_CONFIRMED {
+		t.Errorf("the retry = %v, %v; want the order confirmed", done, err)
+	}
+}
+
+func TestShutdownKeepsTakingCallsForTheDrainDelay(t *testing.T) {
+	h := start(t, &stubInventory{}, func(c *config.Config) { c.ShutdownDrainDelay = 3 * time.Second })
+	ctx := context.Background()
+	order, err := h.client.CreateOrder(ctx, newRequest("req-drain-delay", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := shutdownUntilNotServing(t, h, func() {})
+	// A client that has not yet seen NOT_SERVING still sends calls here; they must be answered.
+	if _, err := h.client.GetOrder(ctx, &ordersv1.GetOrderRequest{Id: order.GetOrder().GetId()}); err != nil {
+		t.Errorf("a call during the drain delay failed: %v", err)
 	}
 	<-stopped
 }

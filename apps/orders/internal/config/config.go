@@ -7,6 +7,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -32,6 +33,9 @@ type Database struct {
 	SSLMode         string
 	CredentialsFile string
 	PoolMax         int
+	// CheckInterval is how often the service checks that the database answers (for
+	// meridian_database_up and its log line; readiness does not depend on it).
+	CheckInterval time.Duration
 }
 
 // Inventory says how to reach the inventory service.
@@ -43,11 +47,16 @@ type Inventory struct {
 
 // Config is every setting of the service.
 type Config struct {
-	GRPCPort                 int
-	MetricsPort              int
-	Database                 Database
-	Inventory                Inventory
-	ShutdownGracePeriod      time.Duration
+	GRPCPort            int
+	MetricsPort         int
+	Database            Database
+	Inventory           Inventory
+	ShutdownGracePeriod time.Duration
+	// ShutdownDrainDelay is how long the server keeps taking calls after reporting NOT_SERVING,
+	// so health-checking clients and load balancers move away first.
+	ShutdownDrainDelay time.Duration
+	// OTLPEndpoint is where spans go (OTLP over gRPC); empty exports nothing.
+	OTLPEndpoint             string
 	LogLevel                 string
 	PodName                  string
 	PodNamespace             string
@@ -75,6 +84,7 @@ func Load(getenv func(string) string) (Config, error) {
 			SSLMode:         r.choice("DB_SSLMODE", "prefer", "disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
 			CredentialsFile: r.required("DB_CREDENTIALS_FILE"),
 			PoolMax:         r.integer("DB_POOL_MAX", "10", 1, 1000),
+			CheckInterval:   r.duration("DB_CHECK_INTERVAL", "5s"),
 		},
 		Inventory: Inventory{
 			Target:   r.required("INVENTORY_TARGET"),
@@ -82,6 +92,8 @@ func Load(getenv func(string) string) (Config, error) {
 			PoolSize: r.integer("INVENTORY_POOL_SIZE", "1", 1, 64),
 		},
 		ShutdownGracePeriod:      r.duration("SHUTDOWN_GRACE_PERIOD", "20s"),
+		ShutdownDrainDelay:       r.duration("SHUTDOWN_DRAIN_DELAY", "1s"),
+		OTLPEndpoint:             r.otlpEndpoint(),
 		LogLevel:                 r.choice("LOG_LEVEL", "info", "debug", "info", "warning", "warn", "error"),
 		PodName:                  r.text("POD_NAME", ""),
 		PodNamespace:             r.text("POD_NAMESPACE", ""),
@@ -98,6 +110,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if r.err == nil && c.Inventory.Timeout <= 0 {
 		r.fail("INVENTORY_TIMEOUT", "must be longer than 0s: every call to inventory needs a deadline")
+	}
+	if r.err == nil && c.Database.CheckInterval <= 0 {
+		r.fail("DB_CHECK_INTERVAL", "must be longer than 0s")
 	}
 	if r.err != nil {
 		return Config{}, r.err
@@ -169,5 +184,23 @@ func (r *reader) choice(name, fallback string, allowed ...string) string {
 		}
 	}
 	r.fail(name, fmt.Sprintf("%q is not one of %s", v, strings.Join(allowed, ", ")))
+	return ""
+}
+
+// otlpEndpoint reads the OpenTelemetry exporter's standard variables: the traces-only one wins
+// over the general one, as the OpenTelemetry specification says.
+func (r *reader) otlpEndpoint() string {
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		raw := r.text(name, "")
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.fail(name, fmt.Sprintf("%q is not a URL like http://alloy.monitoring.svc:4317 (http:// sends in plain text, https:// over TLS)", raw))
+			return ""
+		}
+		return raw
+	}
 	return ""
 }

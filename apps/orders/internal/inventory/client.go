@@ -15,15 +15,17 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/health" // client-side health checking, named in the service config
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/stats"
 
 	inventoryv1 "github.com/meridian-platform/meridian/apps/orders/gen/meridian/inventory/v1"
 	"github.com/meridian-platform/meridian/apps/orders/internal/obs"
 )
 
 // serviceConfig balances round-robin, skips replicas whose health service says NOT_SERVING (so a
-// draining pod gets no new calls), and retries UNAVAILABLE only: that code means the call did not
-// run, and Reserve and Release are idempotent on the order id, so a retry cannot reserve twice.
-// Other codes are answers and are never retried.
+// draining pod gets no new calls), and retries exactly UNAVAILABLE (inventory or its database did
+// not answer) and ABORTED (its transaction was rolled back in a conflict): both mean the call
+// changed nothing, and Reserve and Release are idempotent on the order id, so a retry cannot
+// reserve twice. Other codes are answers and are never retried.
 const serviceConfig = `{
   "loadBalancingConfig": [{"round_robin": {}}],
   "healthCheckConfig": {"serviceName": "meridian.inventory.v1.InventoryService"},
@@ -34,7 +36,7 @@ const serviceConfig = `{
       "initialBackoff": "0.05s",
       "maxBackoff": "1s",
       "backoffMultiplier": 2,
-      "retryableStatusCodes": ["UNAVAILABLE"]
+      "retryableStatusCodes": ["UNAVAILABLE", "ABORTED"]
     }
   }]
 }`
@@ -50,6 +52,8 @@ type Options struct {
 	KeepaliveTime time.Duration
 	// Interceptors run on every call, after request id propagation (metrics, in production).
 	Interceptors []grpc.UnaryClientInterceptor
+	// StatsHandlers see every call (tracing, in production).
+	StatsHandlers []stats.Handler
 }
 
 // Client calls the inventory service.
@@ -74,6 +78,9 @@ func New(o Options) (*Client, error) {
 			Timeout:             keepaliveTimeout,
 			PermitWithoutStream: true,
 		}),
+	}
+	for _, h := range o.StatsHandlers {
+		dialOptions = append(dialOptions, grpc.WithStatsHandler(h))
 	}
 	c := &Client{timeout: o.Timeout}
 	for range max(o.PoolSize, 1) {

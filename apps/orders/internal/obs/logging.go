@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -38,7 +39,8 @@ func NewLogger(w io.Writer, level, app, pod, namespace string) *slog.Logger {
 	return slog.New(h).With("app", app, "pod", pod, "namespace", namespace)
 }
 
-// Calls logs one line per call (method, code, duration, request id) and puts the request id in
+// Calls logs one line per call (method, code, duration, request id, and the trace id when the
+// call is traced) and puts the request id in
 // the context and the response headers. It goes first in the chain, so the other interceptors and
 // the handler see the id.
 type Calls struct{ Log *slog.Logger }
@@ -57,6 +59,9 @@ func (c Calls) end(ctx context.Context, method string, start time.Time, err erro
 		"code", codeName(code),
 		"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
 		"request_id", RequestID(ctx),
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		attrs = append(attrs, "trace_id", sc.TraceID().String())
 	}
 	level := slog.LevelInfo
 	if isServerFault(code) {

@@ -12,10 +12,13 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	Server   *grpcprom.ServerMetrics
 	Client   *grpcprom.ClientMetrics
+	// DatabaseUp is 1 while the last database check got an answer, 0 while it did not. Both
+	// services export it under this name.
+	DatabaseUp prometheus.Gauge
 }
 
 // NewMetrics registers the gRPC server and client metrics, the Go runtime and process collectors,
-// and meridian_build_info.
+// meridian_build_info and meridian_database_up.
 func NewMetrics(app, version, revision string) *Metrics {
 	reg := prometheus.NewRegistry()
 	server := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
@@ -28,7 +31,11 @@ func NewMetrics(app, version, revision string) *Metrics {
 		ConstLabels: prometheus.Labels{"app": app, "version": version, "revision": revision},
 	})
 	buildInfo.Set(1)
-	reg.MustRegister(server, client, buildInfo,
+	databaseUp := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "meridian_database_up",
+		Help: "1 while the service's last check of its database got an answer, 0 while it did not.",
+	})
+	reg.MustRegister(server, client, buildInfo, databaseUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Metrics{Registry: reg, Server: server, Client: client}
+	return &Metrics{Registry: reg, Server: server, Client: client, DatabaseUp: databaseUp}
 }

@@ -39,6 +39,7 @@ type Server struct {
 	root    string
 	bin     string
 	runAs   []string
+	options string
 	counter atomic.Int64
 }
 
@@ -100,12 +101,23 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	_ = os.Remove(pwfile)
-	options := fmt.Sprintf("-c listen_addresses=%s -c port=%d -c unix_socket_directories=%s"+
+	s.options = fmt.Sprintf("-c listen_addresses=%s -c port=%d -c unix_socket_directories=%s"+
 		" -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", s.Host, port, root)
-	if err := s.pg("pg_ctl", "-D", data, "-l", filepath.Join(root, "server.log"), "-o", options, "-w", "start"); err != nil {
+	if err := s.Resume(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Halt stops the server as an operator would (fast shutdown: sessions are terminated with
+// admin_shutdown), keeping its data, so tests can see what the services do without a database.
+func (s *Server) Halt() error {
+	return s.pg("pg_ctl", "-D", filepath.Join(s.root, "data"), "-m", "fast", "-w", "stop")
+}
+
+// Resume starts the server again on the same port with the same data.
+func (s *Server) Resume() error {
+	return s.pg("pg_ctl", "-D", filepath.Join(s.root, "data"), "-l", filepath.Join(s.root, "server.log"), "-o", s.options, "-w", "start")
 }
 
 func chownToPostgres(path string) error {

@@ -12,6 +12,7 @@ import (
 
 	inventoryv1 "github.com/meridian-platform/meridian/apps/orders/gen/meridian/inventory/v1"
 	ordersv1 "github.com/meridian-platform/meridian/apps/orders/gen/meridian/orders/v1"
+	"github.com/meridian-platform/meridian/apps/orders/internal/dberr"
 	"github.com/meridian-platform/meridian/apps/orders/internal/obs"
 	"github.com/meridian-platform/meridian/apps/orders/internal/store"
 	"github.com/meridian-platform/meridian/apps/orders/internal/watch"
@@ -41,7 +42,22 @@ func New(s *store.Store, inv Inventory, hub *watch.Hub, log *slog.Logger) *Servi
 	return &Service{store: s, inventory: inv, hub: hub, log: log}
 }
 
-func internal(ctx context.Context, log *slog.Logger, what string, err error) error {
+// dbFailure turns a failed database call into the call's answer. A database that did not answer
+// is UNAVAILABLE and a transaction PostgreSQL rolled back in a conflict is ABORTED: both mean
+// "retry the call", and every method here is safe to retry. Anything else is INTERNAL, logged in
+// full under the call's request id (the client sees no SQL).
+func dbFailure(ctx context.Context, log *slog.Logger, what string, err error) error {
+	if ctx.Err() != nil { // the caller left or ran out of time; that, not the database, is the answer
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	switch code := dberr.Code(err); code {
+	case codes.Unavailable:
+		log.WarnContext(ctx, what+" failed: the database did not answer", "error", err.Error(), "request_id", obs.RequestID(ctx))
+		return status.Errorf(code, "%s failed: the database did not answer; retry the call", what)
+	case codes.Aborted:
+		log.WarnContext(ctx, what+" failed: the transaction lost a conflict", "error", err.Error(), "request_id", obs.RequestID(ctx))
+		return status.Errorf(code, "%s failed: it conflicted with a concurrent change and was rolled back; retry the call", what)
+	}
 	log.ErrorContext(ctx, what, "error", err.Error(), "request_id", obs.RequestID(ctx))
 	return status.Errorf(codes.Internal, "%s failed; the error is logged under this call's request id", what)
 }
@@ -54,7 +70,7 @@ func (s *Service) CreateOrder(ctx context.Context, req *ordersv1.CreateOrderRequ
 	}
 	order, created, err := s.store.CreatePending(ctx, req.GetRequestId(), req.GetCustomerId(), req.GetSku(), req.GetQuantity())
 	if err != nil {
-		return nil, internal(ctx, s.log, "recording the order", err)
+		return nil, dbFailure(ctx, s.log, "recording the order", err)
 	}
 	if !created && (order.SKU != req.GetSku() || order.Quantity != req.GetQuantity() || order.CustomerID != req.GetCustomerId()) {
 		return nil, status.Errorf(codes.AlreadyExists,
@@ -72,7 +88,7 @@ func (s *Service) CreateOrder(ctx context.Context, req *ordersv1.CreateOrderRequ
 	case codes.OK:
 		confirmed, changed, err := s.store.Transition(after, order.ID, store.Confirmed, store.Pending)
 		if err != nil {
-			return nil, internal(ctx, s.log, "confirming the order", err)
+			return nil, dbFailure(ctx, s.log, "confirming the order", err)
 		}
 		if !changed && confirmed.State == store.Cancelled {
 			// Cancelled while its stock was being reserved: give the stock back.
@@ -84,7 +100,7 @@ func (s *Service) CreateOrder(ctx context.Context, req *ordersv1.CreateOrderRequ
 	case codes.FailedPrecondition, codes.NotFound, codes.InvalidArgument, codes.AlreadyExists:
 		// Inventory said no: nothing is reserved, so the pending order goes and a retry starts over.
 		if err := s.store.DeletePending(after, order.ID); err != nil {
-			return nil, internal(ctx, s.log, "withdrawing the order", err)
+			return nil, dbFailure(ctx, s.log, "withdrawing the order", err)
 		}
 		return nil, fromInventory(reserveErr)
 	default:
@@ -115,7 +131,7 @@ func (s *Service) GetOrder(ctx context.Context, req *ordersv1.GetOrderRequest) (
 		return nil, status.Errorf(codes.NotFound, "no order has id %s", id)
 	}
 	if err != nil {
-		return nil, internal(ctx, s.log, "reading the order", err)
+		return nil, dbFailure(ctx, s.log, "reading the order", err)
 	}
 	return &ordersv1.GetOrderResponse{Order: toProto(order)}, nil
 }
@@ -129,7 +145,7 @@ func (s *Service) ListOrders(ctx context.Context, req *ordersv1.ListOrdersReques
 	// One row more than the page says whether another page follows, without a second query.
 	rows, err := s.store.List(ctx, after, size+1)
 	if err != nil {
-		return nil, internal(ctx, s.log, "listing orders", err)
+		return nil, dbFailure(ctx, s.log, "listing orders", err)
 	}
 	resp := &ordersv1.ListOrdersResponse{}
 	for i, o := range rows {
@@ -154,7 +170,7 @@ func (s *Service) CancelOrder(ctx context.Context, req *ordersv1.CancelOrderRequ
 		return nil, status.Errorf(codes.NotFound, "no order has id %s", id)
 	}
 	if err != nil {
-		return nil, internal(ctx, s.log, "reading the order", err)
+		return nil, dbFailure(ctx, s.log, "reading the order", err)
 	}
 	if order.State == store.Cancelled {
 		return &ordersv1.CancelOrderResponse{Order: toProto(order)}, nil
@@ -168,7 +184,7 @@ func (s *Service) CancelOrder(ctx context.Context, req *ordersv1.CancelOrderRequ
 	defer cancel()
 	cancelled, _, err := s.store.Transition(after, id, store.Cancelled, store.Pending, store.Confirmed)
 	if err != nil {
-		return nil, internal(ctx, s.log, "cancelling the order", err)
+		return nil, dbFailure(ctx, s.log, "cancelling the order", err)
 	}
 	return &ordersv1.CancelOrderResponse{Order: toProto(cancelled)}, nil
 }
@@ -194,7 +210,7 @@ func (s *Service) WatchOrder(req *ordersv1.WatchOrderRequest, stream ordersv1.Or
 		case ctx.Err() != nil:
 			return status.FromContextError(ctx.Err()).Err()
 		case err != nil:
-			return internal(ctx, s.log, "reading the order", err)
+			return dbFailure(ctx, s.log, "reading the order", err)
 		}
 		if order.State != last.State || !order.UpdateTime.Equal(last.UpdateTime) {
 			if err := stream.Send(&ordersv1.WatchOrderResponse{Order: toProto(order)}); err != nil {

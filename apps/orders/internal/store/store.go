@@ -1,10 +1,12 @@
-// Package store keeps orders in PostgreSQL. Every write is one statement, committed on its own,
-// that announces the change on the orders_changed channel (delivered only if it commits).
+// Package store keeps orders in PostgreSQL. Every write is one statement, committed on its own;
+// each change to an existing order is announced on the orders_changed channel (delivered only if
+// it commits).
 package store
 
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,10 +41,22 @@ type Order struct {
 }
 
 // Store reads and writes orders.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct {
+	pool   *pgxpool.Pool
+	reads  chan readRequest
+	closed chan struct{}
+	close  sync.Once
+}
 
-// New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// New returns a Store on pool; Close stops its readers.
+func New(pool *pgxpool.Pool) *Store {
+	s := &Store{pool: pool, reads: make(chan readRequest), closed: make(chan struct{})}
+	s.startReaders()
+	return s
+}
+
+// Close stops the readers; reads after it fail with ErrClosed.
+func (s *Store) Close() { s.close.Do(func() { close(s.closed) }) }
 
 const columns = "id, seq, request_id, customer_id, sku, quantity, state, create_time, update_time"
 
@@ -58,13 +72,13 @@ func scan(row pgx.Row, extra ...any) (Order, error) {
 }
 
 // CreatePending records a new pending order for requestID, or returns the order an earlier call
-// with the same requestID created (created is then false).
+// with the same requestID created (created is then false). It announces nothing: no one can be
+// watching an order that did not exist (WatchOrder answers NOT_FOUND for it), and every NOTIFY
+// takes a lock that all committing transactions of the cluster queue for.
 func (s *Store) CreatePending(ctx context.Context, requestID, customerID, sku string, quantity int64) (o Order, created bool, err error) {
-	o, err = scanNotified(s.pool.QueryRow(ctx, `WITH created AS (
-			INSERT INTO orders (id, request_id, customer_id, sku, quantity, state)
-			VALUES ($1, $2, $3, $4, $5, 'pending') ON CONFLICT (request_id) DO NOTHING RETURNING `+columns+`
-		) SELECT `+columns+`, pg_notify($6, id::text)::text FROM created`,
-		uuid.New(), requestID, customerID, sku, quantity, Channel))
+	o, err = scan(s.pool.QueryRow(ctx, `INSERT INTO orders (id, request_id, customer_id, sku, quantity, state)
+		VALUES ($1, $2, $3, $4, $5, 'pending') ON CONFLICT (request_id) DO NOTHING RETURNING `+columns,
+		uuid.New(), requestID, customerID, sku, quantity))
 	if err == nil {
 		return o, true, nil
 	}
@@ -75,11 +89,6 @@ func (s *Store) CreatePending(ctx context.Context, requestID, customerID, sku st
 	// statement sees the order it made.
 	o, err = scan(s.pool.QueryRow(ctx, "SELECT "+columns+" FROM orders WHERE request_id = $1", requestID))
 	return o, false, err
-}
-
-// Get returns one order.
-func (s *Store) Get(ctx context.Context, id uuid.UUID) (Order, error) {
-	return scan(s.pool.QueryRow(ctx, "SELECT "+columns+" FROM orders WHERE id = $1", id))
 }
 
 // List returns up to limit orders created after the one with sequence number afterSeq.
