@@ -21,6 +21,7 @@ from pathlib import Path
 
 from meridian.cluster import components as comp
 from meridian.cluster.api import ApiError, KubeApi
+from meridian.cluster.gitops import GitOpsLoop
 from meridian.cluster.kubeconfig import write_kubeconfig
 from meridian.cluster.layout import ClusterDir, Ports, Settings, cluster_dir
 from meridian.cluster.nodes import ensure_nodes, node_names, ready_nodes
@@ -74,7 +75,33 @@ class LocalCluster:
 
     # ---- status ----------------------------------------------------------------------------
 
+    @property
+    def gitops(self) -> GitOpsLoop:
+        return GitOpsLoop(self.repo, self.dirs)
+
     def status(self) -> list[ComponentStatus]:
+        """The control plane's components, then the GitOps loop's if it was started."""
+        return self._control_plane_status() + self._loop_status()
+
+    def _loop_status(self) -> list[ComponentStatus]:
+        loop = self.gitops
+        statuses = loop.status()
+        if not loop.started() and not any(s.running for s in statuses):
+            return []
+        return [
+            ComponentStatus(
+                s.name,
+                s.pid,
+                s.running,
+                s.healthy,
+                ("ok" if s.healthy else "not ready") if s.running else "-",
+                s.port,
+                s.log,
+            )
+            for s in statuses
+        ]
+
+    def _control_plane_status(self) -> list[ComponentStatus]:
         settings = self.dirs.read_settings()
         ports = settings.ports if settings else Ports.from_env()
         built = comp.components(self._plan(ports, settings.service_subnet if settings else ""))
@@ -101,43 +128,54 @@ class LocalCluster:
 
     # ---- up --------------------------------------------------------------------------------
 
-    def up(self, say: Say) -> bool:
-        """Start the cluster, or make sure the running one is whole; True if it was already running."""
+    def up(self, say: Say, *, gitops: bool = False) -> bool:
+        """Start the cluster (and with `gitops` the GitOps loop beside it, handed the dev
+        environment), or make sure the running one is whole; True if it was already running."""
+        with self._lock():
+            already = self._up_control_plane(say)
+            if not gitops:
+                return already
+            with self.api() as api:
+                loop_already = self.gitops.up(api, self._wait, say)
+                applied = self.gitops.hand_over(api, SPEC_ENV)
+            say(f"{SPEC_ENV} handed to Argo CD: {len(applied.objects)} objects applied")
+            return already and loop_already
+
+    def _up_control_plane(self, say: Say) -> bool:
         spec = load_spec(self.repo, SPEC_ENV)
         service_subnet = str(spec.cluster.service_subnet)
         nodes = max(1, spec.cluster.workers or 0)
         self._require_binaries()
         start_timeout()  # a bad setting is refused before anything starts
-        with self._lock():
-            settings = self.dirs.read_settings()
-            if settings and self._whole_and_healthy():
-                self._refuse_changed_subnet(settings, service_subnet)
-                settings = Settings(settings.ports, service_subnet, nodes)
-                self.dirs.write_settings(settings)
-                self._settle(settings, {}, say)
-                return True
-            leftovers = self._running_pids()
-            if leftovers:
-                names = ", ".join(sorted({n for n in leftovers.values()}))
-                say(f"restarting: the cluster is incomplete or unhealthy (stopping {names})")
-                self._stop_all(leftovers)
-            elif any(self.dirs.pid_file(n).exists() for n in comp.NAMES):
-                say("removing stale pid files: their processes are gone (a crash or a reboot)")
-            self._clear_pid_files()
-            if settings and self.dirs.etcd_data.exists():
-                self._refuse_changed_subnet(settings, service_subnet)
-            settings = Settings(Ports.from_env(), service_subnet, nodes)
-            self._check_ports_free(settings.ports)
-            self._prepare(settings, say)
-            self._start(settings, say)
-            return False
+        settings = self.dirs.read_settings()
+        if settings and self._whole_and_healthy():
+            self._refuse_changed_subnet(settings, service_subnet)
+            settings = Settings(settings.ports, service_subnet, nodes)
+            self.dirs.write_settings(settings)
+            self._settle(settings, {}, say)
+            return True
+        leftovers = self._running_pids()
+        if leftovers:
+            names = ", ".join(sorted({n for n in leftovers.values()}))
+            say(f"restarting: the cluster is incomplete or unhealthy (stopping {names})")
+            self._stop_all(leftovers)
+        elif any(self.dirs.pid_file(n).exists() for n in comp.NAMES):
+            say("removing stale pid files: their processes are gone (a crash or a reboot)")
+        self._clear_pid_files()
+        if settings and self.dirs.etcd_data.exists():
+            self._refuse_changed_subnet(settings, service_subnet)
+        settings = Settings(Ports.from_env(), service_subnet, nodes)
+        self._check_ports_free(settings.ports)
+        self._prepare(settings, say)
+        self._start(settings, say)
+        return False
 
     def _whole_and_healthy(self) -> bool:
         """Every component runs and answers. A busy machine can make a health check time out
         once, so a running but unanswering cluster gets a grace period before it is restarted."""
         deadline = time.monotonic() + HEALTH_GRACE_S
         while True:
-            statuses = self.status()
+            statuses = self._control_plane_status()
             if not all(s.running for s in statuses):
                 return False
             # kwok's "health" is its nodes, which `_settle` repairs without a restart.
@@ -275,6 +313,8 @@ class LocalCluster:
 
     def down(self, *, purge: bool) -> DownResult:
         with self._lock():
+            # The loop first: its controllers would only log errors while the API server goes.
+            loop_stopped = self.gitops.down(purge=purge)
             running = self._running_pids()
             killed = self._stop_all(running)
             self._clear_pid_files()
@@ -290,7 +330,7 @@ class LocalCluster:
                 self.dirs.settings_file.unlink(missing_ok=True)
         order = {name: i for i, name in enumerate(reversed(comp.NAMES))}  # stop order
         return DownResult(
-            stopped=sorted(set(running.values()), key=order.__getitem__),
+            stopped=loop_stopped + sorted(set(running.values()), key=order.__getitem__),
             killed=sorted({running[pid] for pid in killed}, key=order.__getitem__),
             purged=purge,
         )
