@@ -59,6 +59,16 @@ def _wait_synced_healthy(loop: Loop, api: KubeApi, app: str, timeout_s: float) -
     )
 
 
+def _wait_image(api: KubeApi, app: str, image: str, what: str, *, rolled_out: bool = True) -> float:
+    """Seconds until the Deployment runs `image` (rolled out, unless only its spec matters)."""
+    return wait_until(
+        lambda: _rolled_out_with(api, app, image) if rolled_out else _image(api, app) == image,
+        what,
+        PROMOTION_BOUND_S,
+        lambda: _image(api, app),
+    )
+
+
 def _pinned(loop: Loop, app: str) -> Pin:
     return read_pin(loop.clone.read(_version_file(app)), app, _version_file(app))
 
@@ -77,10 +87,10 @@ def test_the_applicationset_yields_one_synced_healthy_application_per_app_runnin
         for app in APPS:
             _wait_synced_healthy(loop, api, app, FIRST_SYNC_S)
             wait_until(
-                lambda app=app: _rolled_out_with(api, app, _pinned(loop, app).image),  # type: ignore[misc]
+                lambda app=app: _rolled_out_with(api, app, _pinned(loop, app).image),
                 f"{app} rolled out",
                 FIRST_SYNC_S,
-                lambda app=app: _image(api, app),  # type: ignore[misc]
+                lambda app=app: _image(api, app),
             )
     assert len(applications) == len(APPS)
     for app, application in applications.items():
@@ -111,12 +121,7 @@ def test_a_merged_promotion_reaches_the_cluster_within_the_poll_bound(loop: Loop
 
     loop.clone.merge_branch("promote/orders-dev-1.2.0", "Promote orders 1.2.0 to dev", promote)
     with loop.api() as api:
-        took = wait_until(
-            lambda: _rolled_out_with(api, app, promoted.image),
-            "the promoted orders digest running",
-            PROMOTION_BOUND_S,
-            lambda: _image(api, app),
-        )
+        took = _wait_image(api, app, promoted.image, "the promoted orders digest running")
         _wait_synced_healthy(loop, api, app, SYNC_SLACK_S)
     print(f"\npromotion reached the cluster in {took:.1f}s (bound {PROMOTION_BOUND_S:.0f}s, poll {POLL_S}s)")
 
@@ -136,12 +141,7 @@ def test_dev_self_heal_reverts_a_hand_edit_of_a_deployment(loop: Loop) -> None:
         _wait_synced_healthy(loop, api, app, SYNC_SLACK_S)
         api.apply(f"/apis/apps/v1/namespaces/{app}/deployments/{app}", hand_edit, manager="kubectl-edit")
         assert _image(api, app) == "registry.invalid/hand:edit"
-        took = wait_until(
-            lambda: _image(api, app) == wanted,
-            "Argo CD reverting the hand edit",
-            PROMOTION_BOUND_S,
-            lambda: _image(api, app),
-        )
+        took = _wait_image(api, app, wanted, "Argo CD reverting the hand edit", rolled_out=False)
         _wait_synced_healthy(loop, api, app, SYNC_SLACK_S)
     print(f"\nself-heal reverted the hand edit in {took:.1f}s")
 
@@ -155,10 +155,5 @@ def test_a_merged_rollback_restores_the_earlier_digest(loop: Loop) -> None:
     earlier = _pinned(loop, app).image
     assert earlier != promoted
     with loop.api() as api:
-        took = wait_until(
-            lambda: _rolled_out_with(api, app, earlier),
-            "the earlier orders digest running again",
-            PROMOTION_BOUND_S,
-            lambda: _image(api, app),
-        )
+        took = _wait_image(api, app, earlier, "the earlier orders digest running again")
     print(f"\nrollback reached the cluster in {took:.1f}s")

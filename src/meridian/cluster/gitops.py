@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +20,10 @@ from meridian.cluster import gitops_config, gitops_repo
 from meridian.cluster.api import KubeApi
 from meridian.cluster.gitops_environment import Applied, apply_environment
 from meridian.cluster.layout import ClusterDir
-from meridian.cluster.ports import holder, is_free
-from meridian.cluster.procs import find_ours, is_ours, read_pid, start_detached, stop
+from meridian.cluster.manager import Say, Started, Wait, refuse_taken_ports, running_pids, start_stages
+from meridian.cluster.procs import is_ours, read_pid, stop
 from meridian.environments import load_spec
-from meridian.errors import ConflictError, RefusedError
+from meridian.errors import RefusedError
 from meridian.paths import Repo
 from meridian.toolchain import require_tool
 
@@ -33,9 +31,6 @@ from meridian.toolchain import require_tool
 SPEC_ENV = "dev"
 STOP_TIMEOUT_S = 30.0
 POLL_S = 0.2
-
-Say = Callable[[str], None]
-Wait = Callable[[str, Callable[[], bool], dict[str, subprocess.Popen[bytes]], str], None]
 
 
 @dataclass(frozen=True)
@@ -119,23 +114,9 @@ class GitOpsLoop:
         return apply_environment(self.repo, api, env, self.settings().repo_url)
 
     def _start(self, plan: gc.GitOpsPlan, wait: Wait, say: Say) -> None:
-        built = gc.components(plan)
-        started: dict[str, subprocess.Popen[bytes]] = {}
+        started: Started = {}
         try:
-            for stage in gc.STAGES:
-                began = time.monotonic()
-                for name in stage:
-                    c = built[name]
-                    started[name] = start_detached(
-                        c.argv,
-                        log=self.dirs.log(name),
-                        pid_file=self.dirs.pid_file(name),
-                        env=c.env,
-                        cwd=self.dirs.root,
-                    )
-                for name in stage:
-                    wait(f"{name} to become healthy", built[name].health, started, name)
-                say(f"{' + '.join(stage)}: ready in {time.monotonic() - began:.1f}s")
+            start_stages(self.dirs, gc.STAGES, gc.components(plan), started=started, wait=wait, say=say)
         except BaseException:
             self._stop({p.pid: n for n, p in started.items()})
             self._clear_pid_files()
@@ -143,16 +124,12 @@ class GitOpsLoop:
             raise
 
     def _check_ports_free(self, ports: gc.GitOpsPorts) -> None:
-        for use, port in ports.by_use().items():
-            if is_free(port):
-                continue
-            found = holder(port)
-            who = found.describe() if found else "another process (not visible to this user)"
-            raise ConflictError(
-                f"port {port} (GitOps {use.replace('_', ' ')}) is in use by {who}",
-                hint="stop it, or give this cluster other ports: MERIDIAN_CLUSTER_PORT_BASE=<first of 13 "
-                "free ports> (the control plane takes five, the GitOps loop the next eight)",
-            )
+        refuse_taken_ports(
+            ports.by_use(),
+            prefix="GitOps ",
+            hint="stop it, or give this cluster other ports: MERIDIAN_CLUSTER_PORT_BASE=<first of 13 "
+            "free ports> (the control plane takes five, the GitOps loop the next eight)",
+        )
 
     # ---- down ------------------------------------------------------------------------------
 
@@ -167,12 +144,7 @@ class GitOpsLoop:
         return sorted(set(running.values()), key=order.__getitem__)
 
     def _running_pids(self) -> dict[int, str]:
-        found = find_ours(gc.NAMES, self.marker)
-        for name in gc.NAMES:
-            pid = read_pid(self.dirs.pid_file(name))
-            if pid is not None and is_ours(pid, self.marker):
-                found[pid] = name
-        return found
+        return running_pids(self.dirs, gc.NAMES)
 
     def _stop(self, running: dict[int, str]) -> None:
         for stage in reversed(gc.STAGES):

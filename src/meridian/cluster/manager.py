@@ -15,13 +15,13 @@ import shutil
 import ssl
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from meridian.cluster import components as comp
 from meridian.cluster.api import ApiError, KubeApi
-from meridian.cluster.gitops import GitOpsLoop
 from meridian.cluster.kubeconfig import write_kubeconfig
 from meridian.cluster.layout import ClusterDir, Ports, Settings, cluster_dir
 from meridian.cluster.nodes import ensure_nodes, node_names, ready_nodes
@@ -43,6 +43,22 @@ HEALTH_GRACE_S = 20.0
 POLL_S = 0.2
 
 Say = Callable[[str], None]
+Started = dict[str, subprocess.Popen[bytes]]
+Wait = Callable[[str, Callable[[], bool], Started, str], None]
+
+if TYPE_CHECKING:
+    from meridian.cluster.gitops import GitOpsLoop
+
+
+class Startable(Protocol):
+    """A control-plane or GitOps-loop component, as far as starting it goes."""
+
+    @property
+    def argv(self) -> list[str]: ...
+    @property
+    def env(self) -> dict[str, str]: ...
+    @property
+    def health(self) -> Callable[[], bool]: ...
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,8 @@ class LocalCluster:
 
     @property
     def gitops(self) -> GitOpsLoop:
+        from meridian.cluster.gitops import GitOpsLoop  # noqa: PLC0415 - it builds on this module
+
         return GitOpsLoop(self.repo, self.dirs)
 
     def status(self) -> list[ComponentStatus]:
@@ -208,17 +226,12 @@ class LocalCluster:
             )
 
     def _check_ports_free(self, ports: Ports) -> None:
-        for use, port in ports.by_use().items():
-            if is_free(port):
-                continue
-            found = holder(port)
-            who = found.describe() if found else "another process (not visible to this user)"
-            raise ConflictError(
-                f"port {port} ({use.replace('_', ' ')}) is in use by {who}",
-                hint="stop it (if it is another checkout's cluster: `meridian cluster down --local` "
-                "there), or give this one other ports: MERIDIAN_CLUSTER_PORT_BASE=<first of 5 free "
-                "ports> meridian cluster up --local",
-            )
+        refuse_taken_ports(
+            ports.by_use(),
+            hint="stop it (if it is another checkout's cluster: `meridian cluster down --local` "
+            "there), or give this one other ports: MERIDIAN_CLUSTER_PORT_BASE=<first of 5 free "
+            "ports> meridian cluster up --local",
+        )
 
     def _prepare(self, settings: Settings, say: Say) -> None:
         self.dirs.root.mkdir(parents=True, exist_ok=True)
@@ -236,22 +249,9 @@ class LocalCluster:
 
     def _start(self, settings: Settings, say: Say) -> None:
         built = comp.components(self._plan(settings.ports, settings.service_subnet))
-        started: dict[str, subprocess.Popen[bytes]] = {}
+        started: Started = {}
         try:
-            for stage in comp.STAGES:
-                began = time.monotonic()
-                for name in stage:
-                    c = built[name]
-                    started[name] = start_detached(
-                        c.argv,
-                        log=self.dirs.log(name),
-                        pid_file=self.dirs.pid_file(name),
-                        env=c.env,
-                        cwd=self.dirs.root,
-                    )
-                for name in stage:
-                    self._wait(f"{name} to become healthy", built[name].health, started, name)
-                say(f"{' + '.join(stage)}: ready in {time.monotonic() - began:.1f}s")
+            start_stages(self.dirs, comp.STAGES, built, started=started, wait=self._wait, say=say)
             self._settle(settings, started, say)
         except BaseException:
             # Interrupted or failed: take down what this run started, in the safe order.
@@ -336,13 +336,7 @@ class LocalCluster:
         )
 
     def _running_pids(self) -> dict[int, str]:
-        """Our processes by pid: from the pid files, plus any whose pid file was lost."""
-        found = find_ours(comp.NAMES, self.marker)
-        for name in comp.NAMES:
-            pid = read_pid(self.dirs.pid_file(name))
-            if pid is not None and is_ours(pid, self.marker):
-                found[pid] = name
-        return found
+        return running_pids(self.dirs, comp.NAMES)
 
     def _stop_all(self, running: dict[int, str]) -> list[int]:
         killed: list[int] = []
@@ -396,6 +390,49 @@ class LocalCluster:
                     hint="wait for it to finish, then try again",
                 ) from None
             yield
+
+
+def start_stages(
+    dirs: ClusterDir,
+    stages: tuple[tuple[str, ...], ...],
+    built: Mapping[str, Startable],
+    *,
+    started: Started,
+    wait: Wait,
+    say: Say,
+) -> None:
+    """Start each stage's components detached, and wait for all of a stage to be healthy before
+    the next; `started` collects them as they start, so a caller can stop them on failure."""
+    for stage in stages:
+        began = time.monotonic()
+        for name in stage:
+            c = built[name]
+            log, pid_file = dirs.log(name), dirs.pid_file(name)
+            started[name] = start_detached(c.argv, log=log, pid_file=pid_file, env=c.env, cwd=dirs.root)
+        for name in stage:
+            wait(f"{name} to become healthy", built[name].health, started, name)
+        say(f"{' + '.join(stage)}: ready in {time.monotonic() - began:.1f}s")
+
+
+def refuse_taken_ports(ports: Mapping[str, int], *, hint: str, prefix: str = "") -> None:
+    """A conflict naming the first port that is taken and the process holding it."""
+    for use, port in ports.items():
+        if is_free(port):
+            continue
+        found = holder(port)
+        who = found.describe() if found else "another process (not visible to this user)"
+        raise ConflictError(f"port {port} ({prefix}{use.replace('_', ' ')}) is in use by {who}", hint=hint)
+
+
+def running_pids(dirs: ClusterDir, names: tuple[str, ...]) -> dict[int, str]:
+    """Our processes by pid: from the pid files, plus any whose pid file was lost."""
+    marker = os.path.join(dirs.root, "")
+    found = find_ours(names, marker)
+    for name in names:
+        pid = read_pid(dirs.pid_file(name))
+        if pid is not None and is_ours(pid, marker):
+            found[pid] = name
+    return found
 
 
 def start_timeout() -> float:
