@@ -11,7 +11,7 @@ import pytest
 from gitops_loop import POLL_S, SYNC_SLACK_S, Loop, summary, sync_and_health, wait_until
 
 from meridian.cluster.api import KubeApi
-from meridian.cluster.gitops_components import NAMESPACE
+from meridian.cluster.gitops_components import NAMESPACE, GitOpsPorts
 from meridian.promote.versions import Pin, read_pin, write_pin
 from meridian.render.apps import KUSTOMIZE_BUILD_OPTIONS
 
@@ -102,6 +102,23 @@ def test_the_applicationset_yields_one_synced_healthy_application_per_app_runnin
         assert application["metadata"]["labels"]["meridian.dev/environment"] == ENV
         # The pinned digest, not just the tag: what `meridian promote` wrote is what runs.
         assert _pinned(loop, app).digest and _pinned(loop, app).digest in _pinned(loop, app).image
+
+
+def test_cluster_status_shows_every_process_of_the_loop_healthy(loop: Loop) -> None:
+    result = loop.cluster.run("cluster", "status", "--local")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    ports = GitOpsPorts.from_base(loop.cluster.port_base)
+    expected = {
+        "redis-server": ports.redis,
+        "git-daemon": ports.git,
+        "argocd-repo-server": ports.repo_server,
+        "argocd-applicationset-controller": ports.appset_metrics,
+        "argocd-application-controller": ports.controller_metrics,
+    }
+    for name, port in expected.items():
+        assert name in rows, result.stdout
+        assert " ok " in rows[name] and str(port) in rows[name], rows[name]
 
 
 def test_argocd_renders_with_the_kustomize_options_of_meridian_render(loop: Loop) -> None:
