@@ -6,6 +6,8 @@ AppProject keeps apps inside their own namespaces and away from cluster-scoped a
 
 from __future__ import annotations
 
+import os
+import urllib.parse
 from typing import Any
 
 import pulumi
@@ -26,6 +28,25 @@ PLATFORM_OWNED_KINDS = [
     {"group": "", "kind": "LimitRange"},
     {"group": "networking.k8s.io", "kind": "NetworkPolicy"},
 ]
+
+
+# A local run points Argo CD at the loopback git server of `meridian cluster up --local --gitops`
+# without editing the committed spec; only a loopback URL is accepted, so no stray setting can send a
+# real environment's Argo CD elsewhere.
+REPO_URL_ENV = "MERIDIAN_ARGOCD_REPO_URL"
+_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def repo_url(spec: EnvironmentSpec) -> str:
+    override = os.environ.get(REPO_URL_ENV, "").strip()
+    if not override:
+        return spec.argocd.repo_url
+    if urllib.parse.urlsplit(override).hostname not in _LOOPBACK_HOSTS:
+        raise ValueError(
+            f"{REPO_URL_ENV}={override}: only a repository on loopback ({', '.join(_LOOPBACK_HOSTS)}) "
+            f"may replace the spec's argocd.repoURL ({spec.argocd.repo_url})"
+        )
+    return override
 
 
 def project_name(env: str) -> str:
@@ -94,7 +115,7 @@ def app_project(spec: EnvironmentSpec) -> Manifest:
         labels={ENVIRONMENT_LABEL: spec.name},
         spec={
             "description": f"Apps of the {spec.name} environment, synced from {apps_path(spec.name)}",
-            "sourceRepos": [spec.argocd.repo_url],
+            "sourceRepos": [repo_url(spec)],
             "destinations": [{"server": IN_CLUSTER, "namespace": app} for app in spec.apps],
             "clusterResourceWhitelist": [],
             "namespaceResourceBlacklist": PLATFORM_OWNED_KINDS,
@@ -131,7 +152,7 @@ def application_set(spec: EnvironmentSpec) -> Manifest:
             "generators": [
                 {
                     "git": {
-                        "repoURL": spec.argocd.repo_url,
+                        "repoURL": repo_url(spec),
                         "revision": spec.argocd.target_revision,
                         "directories": [{"path": f"{apps_path(spec.name)}/*"}],
                     }
@@ -145,7 +166,7 @@ def application_set(spec: EnvironmentSpec) -> Manifest:
                 "spec": {
                     "project": project_name(spec.name),
                     "source": {
-                        "repoURL": spec.argocd.repo_url,
+                        "repoURL": repo_url(spec),
                         "targetRevision": spec.argocd.target_revision,
                         "path": "{{.path.path}}",
                     },

@@ -15,9 +15,10 @@ import shutil
 import ssl
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from meridian.cluster import components as comp
 from meridian.cluster.api import ApiError, KubeApi
@@ -43,6 +44,22 @@ HEALTH_GRACE_S = 20.0
 POLL_S = 0.2
 
 Say = Callable[[str], None]
+Started = dict[str, subprocess.Popen[bytes]]
+Wait = Callable[[str, Callable[[], bool], Started, str], None]
+
+if TYPE_CHECKING:
+    from meridian.cluster.gitops import GitOpsLoop
+
+
+class Startable(Protocol):
+    """A control-plane or GitOps-loop component, as far as starting it goes."""
+
+    @property
+    def argv(self) -> list[str]: ...
+    @property
+    def env(self) -> dict[str, str]: ...
+    @property
+    def health(self) -> Callable[[], bool]: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +92,35 @@ class LocalCluster:
 
     # ---- status ----------------------------------------------------------------------------
 
+    @property
+    def gitops(self) -> GitOpsLoop:
+        from meridian.cluster.gitops import GitOpsLoop  # noqa: PLC0415 - it builds on this module
+
+        return GitOpsLoop(self.repo, self.dirs)
+
     def status(self) -> list[ComponentStatus]:
+        """The control plane's components, then the GitOps loop's if it was started."""
+        return self._control_plane_status() + self._loop_status()
+
+    def _loop_status(self) -> list[ComponentStatus]:
+        loop = self.gitops
+        statuses = loop.status()
+        if not loop.started() and not any(s.running for s in statuses):
+            return []
+        return [
+            ComponentStatus(
+                s.name,
+                s.pid,
+                s.running,
+                s.healthy,
+                ("ok" if s.healthy else "not ready") if s.running else "-",
+                s.port,
+                s.log,
+            )
+            for s in statuses
+        ]
+
+    def _control_plane_status(self) -> list[ComponentStatus]:
         settings = self.dirs.read_settings()
         ports = settings.ports if settings else Ports.from_env()
         built = comp.components(self._plan(ports, settings.service_subnet if settings else ""))
@@ -102,43 +147,54 @@ class LocalCluster:
 
     # ---- up --------------------------------------------------------------------------------
 
-    def up(self, say: Say) -> bool:
-        """Start the cluster, or make sure the running one is whole; True if it was already running."""
+    def up(self, say: Say, *, gitops: bool = False) -> bool:
+        """Start the cluster (and with `gitops` the GitOps loop beside it, handed the dev
+        environment), or make sure the running one is whole; True if it was already running."""
+        with self._lock():
+            already = self._up_control_plane(say)
+            if not gitops:
+                return already
+            with self.api() as api:
+                loop_already = self.gitops.up(api, self._wait, say)
+                applied = self.gitops.hand_over(api, SPEC_ENV)
+            say(f"{SPEC_ENV} handed to Argo CD: {len(applied.objects)} objects applied")
+            return already and loop_already
+
+    def _up_control_plane(self, say: Say) -> bool:
         spec = load_spec(self.repo, SPEC_ENV)
         service_subnet = str(spec.cluster.service_subnet)
         nodes = max(1, spec.cluster.workers or 0)
         self._require_binaries()
         start_timeout()  # a bad setting is refused before anything starts
-        with self._lock():
-            settings = self.dirs.read_settings()
-            if settings and self._whole_and_healthy():
-                self._refuse_changed_subnet(settings, service_subnet)
-                settings = Settings(settings.ports, service_subnet, nodes)
-                self.dirs.write_settings(settings)
-                self._settle(settings, {}, say)
-                return True
-            leftovers = self._running_pids()
-            if leftovers:
-                names = ", ".join(sorted({n for n in leftovers.values()}))
-                say(f"restarting: the cluster is incomplete or unhealthy (stopping {names})")
-                self._stop_all(leftovers)
-            elif any(self.dirs.pid_file(n).exists() for n in comp.NAMES):
-                say("removing stale pid files: their processes are gone (a crash or a reboot)")
-            self._clear_pid_files()
-            if settings and self.dirs.etcd_data.exists():
-                self._refuse_changed_subnet(settings, service_subnet)
-            settings = Settings(Ports.from_env(), service_subnet, nodes)
-            self._check_ports_free(settings.ports)
-            self._prepare(settings, say)
-            self._start(settings, say)
-            return False
+        settings = self.dirs.read_settings()
+        if settings and self._whole_and_healthy():
+            self._refuse_changed_subnet(settings, service_subnet)
+            settings = Settings(settings.ports, service_subnet, nodes)
+            self.dirs.write_settings(settings)
+            self._settle(settings, {}, say)
+            return True
+        leftovers = self._running_pids()
+        if leftovers:
+            names = ", ".join(sorted({n for n in leftovers.values()}))
+            say(f"restarting: the cluster is incomplete or unhealthy (stopping {names})")
+            self._stop_all(leftovers)
+        elif any(self.dirs.pid_file(n).exists() for n in comp.NAMES):
+            say("removing stale pid files: their processes are gone (a crash or a reboot)")
+        self._clear_pid_files()
+        if settings and self.dirs.etcd_data.exists():
+            self._refuse_changed_subnet(settings, service_subnet)
+        settings = Settings(Ports.from_env(), service_subnet, nodes)
+        self._check_ports_free(settings.ports)
+        self._prepare(settings, say)
+        self._start(settings, say)
+        return False
 
     def _whole_and_healthy(self) -> bool:
         """Every component runs and answers. A busy machine can make a health check time out
         once, so a running but unanswering cluster gets a grace period before it is restarted."""
         deadline = time.monotonic() + HEALTH_GRACE_S
         while True:
-            statuses = self.status()
+            statuses = self._control_plane_status()
             if not all(s.running for s in statuses):
                 return False
             # kwok's "health" is its nodes, which `_settle` repairs without a restart.
@@ -171,17 +227,12 @@ class LocalCluster:
             )
 
     def _check_ports_free(self, ports: Ports) -> None:
-        for use, port in ports.by_use().items():
-            if is_free(port):
-                continue
-            found = holder(port)
-            who = found.describe() if found else "another process (not visible to this user)"
-            raise ConflictError(
-                f"port {port} ({use.replace('_', ' ')}) is in use by {who}",
-                hint="stop it (if it is another checkout's cluster: `meridian cluster down --local` "
-                "there), or give this one other ports: MERIDIAN_CLUSTER_PORT_BASE=<first of 5 free "
-                "ports> meridian cluster up --local",
-            )
+        refuse_taken_ports(
+            ports.by_use(),
+            hint="stop it (if it is another checkout's cluster: `meridian cluster down --local` "
+            "there), or give this one other ports: MERIDIAN_CLUSTER_PORT_BASE=<first of 5 free "
+            "ports> meridian cluster up --local",
+        )
 
     def _prepare(self, settings: Settings, say: Say) -> None:
         self.dirs.root.mkdir(parents=True, exist_ok=True)
@@ -200,22 +251,9 @@ class LocalCluster:
 
     def _start(self, settings: Settings, say: Say) -> None:
         built = comp.components(self._plan(settings.ports, settings.service_subnet))
-        started: dict[str, subprocess.Popen[bytes]] = {}
+        started: Started = {}
         try:
-            for stage in comp.STAGES:
-                began = time.monotonic()
-                for name in stage:
-                    c = built[name]
-                    started[name] = start_detached(
-                        c.argv,
-                        log=self.dirs.log(name),
-                        pid_file=self.dirs.pid_file(name),
-                        env=c.env,
-                        cwd=self.dirs.root,
-                    )
-                for name in stage:
-                    self._wait(f"{name} to become healthy", built[name].health, started, name)
-                say(f"{' + '.join(stage)}: ready in {time.monotonic() - began:.1f}s")
+            start_stages(self.dirs, comp.STAGES, built, started=started, wait=self._wait, say=say)
             self._settle(settings, started, say)
         except BaseException:
             # Interrupted or failed: take down what this run started, in the safe order.
@@ -277,6 +315,8 @@ class LocalCluster:
 
     def down(self, *, purge: bool) -> DownResult:
         with self._lock():
+            # The loop first: its controllers would only log errors while the API server goes.
+            loop_stopped = self.gitops.down(purge=purge)
             running = self._running_pids()
             killed = self._stop_all(running)
             self._clear_pid_files()
@@ -293,19 +333,13 @@ class LocalCluster:
                 self.dirs.settings_file.unlink(missing_ok=True)
         order = {name: i for i, name in enumerate(reversed(comp.NAMES))}  # stop order
         return DownResult(
-            stopped=sorted(set(running.values()), key=order.__getitem__),
+            stopped=loop_stopped + sorted(set(running.values()), key=order.__getitem__),
             killed=sorted({running[pid] for pid in killed}, key=order.__getitem__),
             purged=purge,
         )
 
     def _running_pids(self) -> dict[int, str]:
-        """Our processes by pid: from the pid files, plus any whose pid file was lost."""
-        found = find_ours(comp.NAMES, self.marker, modules=comp.PYTHON_MODULES)
-        for name in comp.NAMES:
-            pid = read_pid(self.dirs.pid_file(name))
-            if pid is not None and is_ours(pid, self.marker):
-                found[pid] = name
-        return found
+        return running_pids(self.dirs, comp.NAMES)
 
     def _stop_all(self, running: dict[int, str]) -> list[int]:
         killed: list[int] = []
@@ -359,6 +393,50 @@ class LocalCluster:
                     hint="wait for it to finish, then try again",
                 ) from None
             yield
+
+
+def start_stages(
+    dirs: ClusterDir,
+    stages: tuple[tuple[str, ...], ...],
+    built: Mapping[str, Startable],
+    *,
+    started: Started,
+    wait: Wait,
+    say: Say,
+) -> None:
+    """Start each stage's components detached, and wait for all of a stage to be healthy before
+    the next; `started` collects them as they start, so a caller can stop them on failure."""
+    for stage in stages:
+        began = time.monotonic()
+        for name in stage:
+            c = built[name]
+            log, pid_file = dirs.log(name), dirs.pid_file(name)
+            started[name] = start_detached(c.argv, log=log, pid_file=pid_file, env=c.env, cwd=dirs.root)
+        for name in stage:
+            wait(f"{name} to become healthy", built[name].health, started, name)
+        say(f"{' + '.join(stage)}: ready in {time.monotonic() - began:.1f}s")
+
+
+def refuse_taken_ports(ports: Mapping[str, int], *, hint: str, prefix: str = "") -> None:
+    """A conflict naming the first port that is taken and the process holding it."""
+    for use, port in ports.items():
+        if is_free(port):
+            continue
+        found = holder(port)
+        who = found.describe() if found else "another process (not visible to this user)"
+        raise ConflictError(f"port {port} ({prefix}{use.replace('_', ' ')}) is in use by {who}", hint=hint)
+
+
+def running_pids(dirs: ClusterDir, names: tuple[str, ...]) -> dict[int, str]:
+    """Our processes by pid: from the pid files, plus any whose pid file was lost (a Python
+    component is known by the module it runs, its program being the interpreter)."""
+    marker = os.path.join(dirs.root, "")
+    found = find_ours(names, marker, modules=comp.PYTHON_MODULES)
+    for name in names:
+        pid = read_pid(dirs.pid_file(name))
+        if pid is not None and is_ours(pid, marker):
+            found[pid] = name
+    return found
 
 
 def start_timeout() -> float:

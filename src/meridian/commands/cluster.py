@@ -38,15 +38,29 @@ def _cluster(local: bool) -> tuple[Repo, LocalCluster]:
 
 
 @app.command("up")
-def up(local: Local = False) -> None:
+def up(
+    local: Local = False,
+    gitops: Annotated[
+        bool,
+        typer.Option(
+            "--gitops",
+            help="Also run the GitOps loop: a git server serving this checkout and Argo CD's "
+            "controllers, handed the dev environment (docs/local-cluster.md).",
+        ),
+    ] = False,
+) -> None:
     """Start the local control plane with fake nodes; if it is already running and healthy, say so."""
     repo, cluster = _cluster(local)
-    already = cluster.up(lambda line: err.print(f"[dim]{escape(line)}[/]"))
+    already = cluster.up(lambda line: err.print(f"[dim]{escape(line)}[/]"), gitops=gitops)
     statuses = cluster.status()
     _print_table(repo, statuses)
     where = _shown(repo, cluster.dirs.kubeconfig)
     out.print(f"{'already running' if already else 'started'}: kubeconfig {where}")
     out.print(f"  export KUBECONFIG={cluster.dirs.kubeconfig}")
+    if gitops:
+        served = cluster.gitops.layout.served_repo
+        out.print(f"GitOps: Argo CD reads {cluster.gitops.settings().repo_url}")
+        out.print(f"  publish commits with: git push {_shown(repo, served)} HEAD:main")
 
 
 @app.command("down")

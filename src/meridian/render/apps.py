@@ -9,6 +9,12 @@ from meridian.errors import InputError
 from meridian.paths import Repo
 from meridian.toolchain import require_tool, tool_env
 
+# The options of every `kustomize build` of an app overlay: `meridian render` (what the policy gate
+# checks) and Argo CD's repo-server (argocd-cm `kustomize.buildOptions`, what the cluster gets) use
+# this one value, so the two renders cannot drift apart. Overlays may read files only inside their
+# own folder; other kustomizations (the apps' bases) are reached as resources.
+KUSTOMIZE_BUILD_OPTIONS: tuple[str, ...] = ("--load-restrictor", "LoadRestrictionsRootOnly")
+
 
 def app_overlays(repo: Repo, env: str) -> list[Path]:
     apps_dir = repo.environment_dir(env) / "apps"
@@ -21,7 +27,7 @@ def render_apps(repo: Repo, env: str, out: Path) -> list[Path]:
     written = []
     for overlay in app_overlays(repo, env):
         proc = subprocess.run(
-            [kustomize, "build", str(overlay)],
+            [kustomize, "build", str(overlay), *KUSTOMIZE_BUILD_OPTIONS],
             capture_output=True,
             text=True,
             env=tool_env(repo),
