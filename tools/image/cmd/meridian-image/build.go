@@ -5,8 +5,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -49,6 +52,7 @@ func runBuild(args []string) error {
 	specPath := flags.String("spec", "", "the build spec (JSON)")
 	push := flags.String("push", "", "push to this reference (registry/repository:tag)")
 	layoutDir := flags.String("layout", "", "also write an OCI image layout into this folder")
+	immutable := flags.Bool("immutable", false, "refuse to move a tag that already names another image")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -85,6 +89,11 @@ func runBuild(args []string) error {
 		if err != nil {
 			return fmt.Errorf("-push %q: %w", *push, err)
 		}
+		if *immutable {
+			if err := tagIsFree(ref, out.Digest); err != nil {
+				return err
+			}
+		}
 		if err := remote.Write(ref, img, remoteOptions()...); err != nil {
 			return fmt.Errorf("push %s: %w", ref, err)
 		}
@@ -99,6 +108,22 @@ func runBuild(args []string) error {
 		out.Ref = ref.String()
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// tagIsFree: a released tag names one build forever; pushing the same build again is harmless.
+func tagIsFree(ref name.Tag, digest string) error {
+	desc, err := remote.Head(ref, remoteOptions()...)
+	if err != nil {
+		var terr *transport.Error
+		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+			return nil
+		}
+		return fmt.Errorf("look up %s: %w", ref, err)
+	}
+	if desc.Digest.String() != digest {
+		return fmt.Errorf("%s already names %s, not this build (%s): %w", ref, desc.Digest, digest, errTaken)
+	}
+	return nil
 }
 
 func assemble(s spec) (v1.Image, error) {

@@ -15,8 +15,12 @@ import (
 	"os"
 )
 
-// exitUnknown says "the registry answered, and has no such image", apart from every other failure.
-const exitUnknown = 4
+// exitUnknown says "the registry answered, and has no such image"; exitTaken "the tag names another
+// image"; apart from every other failure (1) and bad usage (2).
+const (
+	exitTaken   = 3
+	exitUnknown = 4
+)
 
 type command struct {
 	run   func(args []string) error
@@ -24,15 +28,17 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"build":    {runBuild, "build -spec SPEC.json [-push REF] [-layout DIR]"},
+	"build":    {runBuild, "build -spec SPEC.json [-push REF [-immutable]] [-layout DIR]"},
 	"digest":   {runDigest, "digest REF"},
 	"config":   {runConfig, "config REF"},
 	"export":   {runExport, "export REF -o FILE.tar"},
 	"registry": {runRegistry, "registry [-listen 127.0.0.1:0] [-addr-file FILE] [-blobs DIR]"},
 }
 
-// errUnknown marks a reference the registry does not hold.
-var errUnknown = errors.New("not in the registry")
+var (
+	errUnknown = errors.New("not in the registry")
+	errTaken   = errors.New("a released tag is never moved")
+)
 
 func main() {
 	if len(os.Args) < 2 {
@@ -50,8 +56,11 @@ func main() {
 	}
 	if err := cmd.run(os.Args[2:]); err != nil {
 		fmt.Fprintf(os.Stderr, "meridian-image %s: %v\n", os.Args[1], err)
-		if errors.Is(err, errUnknown) {
+		switch {
+		case errors.Is(err, errUnknown):
 			os.Exit(exitUnknown)
+		case errors.Is(err, errTaken):
+			os.Exit(exitTaken)
 		}
 		os.Exit(1)
 	}
