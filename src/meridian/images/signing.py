@@ -2,7 +2,9 @@
 against its public half. No transparency log is written or read: signatures live in the registry
 next to the image (`sha256-<digest>.sig`), and the key pair is the trust root.
 
-The private key never enters git: `meridian release --key` (or $MERIDIAN_SIGNING_KEY) names a
+Nothing is fetched from Sigstore's public services: verification is given a trusted root with no
+authorities in it, so cosign does not go looking for one (checked with strace: only the registry
+is contacted). The private key never enters git: `meridian release --key` (or $MERIDIAN_SIGNING_KEY) names a
 file, cosign reads its password from $COSIGN_PASSWORD; CI keeps both as secrets.
 """
 
