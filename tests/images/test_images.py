@@ -7,9 +7,9 @@ import json
 import os
 import subprocess
 import tarfile
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Registry
@@ -63,13 +63,14 @@ def test_images_run_as_nonroot_and_carry_source_revision_and_version(seeded, rep
         assert created == {datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
-def _unpack(repo: Repo, ref: str, into: Path) -> Path:
+def _pulled(repo: Repo, ref: str, into: Path) -> tuple[Path, dict[str, Any]]:
+    """The image's file system unpacked into a folder, and its config."""
     tar = into / "fs.tar"
     registry.export(repo, ref, tar)
     rootfs = into / "rootfs"
     with tarfile.open(tar) as archive:
         archive.extractall(rootfs, filter="tar")
-    return rootfs
+    return rootfs, registry.config(repo, ref)["config"]
 
 
 def _run_inside(rootfs: Path, env: list[str], *argv: str) -> subprocess.CompletedProcess[str]:
@@ -82,37 +83,29 @@ def _run_inside(rootfs: Path, env: list[str], *argv: str) -> subprocess.Complete
     return subprocess.run(command, env=environ, capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_orders_binary_starts_from_the_pulled_image(seeded, repo, oci_registry):
-    seed = Seed("orders", "1.1.0")
-    ref = _by_digest(oci_registry, seed, seeded)
-    cfg = registry.config(repo, ref)["config"]
-    with tempfile.TemporaryDirectory() as tmp:
-        rootfs = _unpack(repo, ref, Path(tmp))
-        assert (rootfs / "etc/passwd").read_text().splitlines()[1].startswith("nonroot:x:65532:65532:")
-        assert b"BEGIN CERTIFICATE" in (rootfs / "etc/ssl/certs/ca-certificates.crt").read_bytes()
-        proc = _run_inside(rootfs, cfg["Env"], *cfg["Entrypoint"], "--version")
+def test_orders_binary_starts_from_the_pulled_image(seeded, repo, oci_registry, tmp_path):
+    rootfs, cfg = _pulled(repo, _by_digest(oci_registry, Seed("orders", "1.1.0"), seeded), tmp_path)
+    assert (rootfs / "etc/passwd").read_text().splitlines()[1].startswith("nonroot:x:65532:65532:")
+    assert b"BEGIN CERTIFICATE" in (rootfs / "etc/ssl/certs/ca-certificates.crt").read_bytes()
+    proc = _run_inside(rootfs, cfg["Env"], *cfg["Entrypoint"], "--version")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"orders 1.1.0 (revision {SEED_REVISION})"
 
 
-def test_inventory_module_starts_from_the_pulled_image(seeded, repo, oci_registry):
-    seed = Seed("inventory", "1.1.0")
-    ref = _by_digest(oci_registry, seed, seeded)
-    cfg = registry.config(repo, ref)["config"]
-    with tempfile.TemporaryDirectory() as tmp:
-        rootfs = _unpack(repo, ref, Path(tmp))
-        assert not list(rootfs.rglob("*.pyc")), "bytecode files carry timestamps: none belong in the image"
-        imports = _run_inside(
-            rootfs,
-            cfg["Env"],
-            "/usr/bin/python3.11",
-            "-c",
-            "import json, ssl, grpc, psycopg, meridian_inventory.server as s; "
-            "print(json.dumps([psycopg.pq.__impl__, ssl.OPENSSL_VERSION.split()[0], s.__name__]))",
-        )
-        # The service takes no flags: started without its settings it must fail on configuration,
-        # after every module of it has been imported.
-        started = _run_inside(rootfs, cfg["Env"], *cfg["Entrypoint"])
+def test_inventory_module_starts_from_the_pulled_image(seeded, repo, oci_registry, tmp_path):
+    rootfs, cfg = _pulled(repo, _by_digest(oci_registry, Seed("inventory", "1.1.0"), seeded), tmp_path)
+    assert not list(rootfs.rglob("*.pyc")), "bytecode files carry timestamps: none belong in the image"
+    imports = _run_inside(
+        rootfs,
+        cfg["Env"],
+        "/usr/bin/python3.11",
+        "-c",
+        "import json, ssl, grpc, psycopg, meridian_inventory.server as s; "
+        "print(json.dumps([psycopg.pq.__impl__, ssl.OPENSSL_VERSION.split()[0], s.__name__]))",
+    )
+    # The service takes no flags: started without its settings it must fail on configuration,
+    # after every module of it has been imported.
+    started = _run_inside(rootfs, cfg["Env"], *cfg["Entrypoint"])
     assert imports.returncode == 0, imports.stderr
     assert json.loads(imports.stdout) == ["binary", "OpenSSL", "meridian_inventory.server"]
     assert started.returncode == 2, started.stderr

@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from meridian.commands.promote import Base, Push, Remote, Skip, Supersede, checkers, say
+from meridian.commands.promote import Base, Push, Remote, Skip, Supersede, branch_options
 from meridian.console import out
 from meridian.images.release import ReleaseRequest
 from meridian.images.release import release as run_release
 from meridian.paths import find_repo
-from meridian.promote import clock, engine, report
+from meridian.promote import report
 
 KEY_VARIABLE = "MERIDIAN_SIGNING_KEY"
 
@@ -50,15 +50,7 @@ def release(  # noqa: PLR0917 - Typer passes one argument per option
     Exit 0 done, 1 refused (a build, signing or a promotion rule failed), 2 bad input,
     3 the tag already names another build, or a promotion is pending."""
     named_key = key or (Path(os.environ[KEY_VARIABLE]) if os.environ.get(KEY_VARIABLE) else None)
-    options = engine.Options(
-        now=clock.now(),
-        push=push,
-        supersede=supersede,
-        remote=remote,
-        base=base,
-        checkers=checkers(skip),
-        say=say,
-    )
+    options = branch_options(push=push, supersede=supersede, skip=skip, remote=remote, base=base)
     request = ReleaseRequest(app, version, revision=revision, registry=registry, key=named_key)
     released = run_release(find_repo(), request, options)
     pushed = released.pushed
