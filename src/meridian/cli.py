@@ -15,6 +15,7 @@ from meridian.commands import (
     lock,
     policy,
     promote,
+    release,
     render,
     rollback,
     secrets,
@@ -57,6 +58,7 @@ app.add_typer(tools.app, name="tools")
 app.add_typer(policy.app, name="policy")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(promote.app, name="promote")
+app.command("release")(release.release)
 app.command("rollback")(rollback.rollback)
 app.command("lock")(lock.lock)
 app.command("unlock")(lock.unlock)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from meridian.errors import ConflictError, InputError, MeridianError
+from meridian.images import admission
 from meridian.paths import Repo
 from meridian.policy import gate
 from meridian.promote import branches, claims, github, texts
@@ -349,10 +350,14 @@ def _evaluate(ctx: Context, units: Sequence[Unit], verdict: GateVerdict | None =
             )
         results = iter(evaluate(ctx.repo, policies, [d for unit_docs in docs for d in unit_docs]))
     out = []
-    for unit_docs in docs:
+    for unit, unit_docs in zip(units, docs, strict=True):
         merged: dict[tuple[str, str], Denial] = {}
         for _ in unit_docs:  # one result per app of the unit; the same denial counts once
             merged.update({(d.rule, d.message): d for d in next(results)})
+        # The supply-chain rules ask the registry, not git (docs/images.md).
+        for move in unit.moves:
+            found = admission.denials(ctx.repo, ctx.snapshot, unit.env, move.new)
+            merged.update({(d.rule, d.message): d for d in found})
         out.append(sorted(merged.values(), key=lambda d: (d.rule, d.message)))
     return out
 

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,12 +18,22 @@ import (
 	"github.com/meridian-platform/meridian/apps/orders/internal/obs"
 )
 
-// revision is the source revision, set at build time: -ldflags "-X main.revision=<sha>".
-var revision = "unknown"
+// version and revision are set at build time: -ldflags "-X main.version=<tag> -X main.revision=<sha>".
+var (
+	version  = "dev"
+	revision = "unknown"
+)
 
 func main() { os.Exit(run()) }
 
 func run() int {
+	// Everything else is configured by environment variables; --version is for people and image tests.
+	showVersion := flag.Bool("version", false, "print the version and revision, and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Printf("%s %s (revision %s)\n", app.Name, version, revision)
+		return 0
+	}
 	cfg, err := config.FromEnvironment()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: configuration error: %v\n", app.Name, err)

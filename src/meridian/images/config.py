@@ -1,0 +1,82 @@
+"""environments/images.yaml: the registry images go to, the label of their source, and which
+environments take only images that the registry holds and the release key signed."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from meridian.errors import InputError
+from meridian.paths import ENVIRONMENTS
+from meridian.promote.snapshot import Snapshot
+from meridian.promote.yamlfile import load_model
+
+IMAGES_FILE = "environments/images.yaml"
+REGISTRY_VARIABLE = "MERIDIAN_REGISTRY"
+PUBLIC_KEY_VARIABLE = "MERIDIAN_SIGNING_PUBLIC_KEY"
+
+# host[:port]/path, lower case: what an image name is made of, without tag or digest.
+_REGISTRY = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")
+
+
+def valid_registry(value: str) -> bool:
+    return bool(_REGISTRY.match(value))
+
+
+class ImagesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    registry: str
+    source: str
+    verified: list[str] = Field(default_factory=list)
+    public_key: str | None = Field(default=None, alias="publicKey")
+
+    @field_validator("registry")
+    @classmethod
+    def _registry(cls, value: str) -> str:
+        if not valid_registry(value):
+            raise ValueError(f"{value!r} is not a registry and path, e.g. ghcr.io/meridian-platform")
+        return value
+
+    @field_validator("verified")
+    @classmethod
+    def _environments(cls, value: list[str]) -> list[str]:
+        unknown = [env for env in value if env not in ENVIRONMENTS]
+        if unknown:
+            raise ValueError(f"unknown environment(s) {', '.join(unknown)}; known: {', '.join(ENVIRONMENTS)}")
+        return value
+
+    def push_registry(self, override: str | None = None) -> str:
+        """Where images go and are looked up: --registry, else $MERIDIAN_REGISTRY, else the file's."""
+        chosen = override or os.environ.get(REGISTRY_VARIABLE) or self.registry
+        chosen = chosen.removeprefix("oci://").rstrip("/")
+        if not valid_registry(chosen):
+            raise InputError(
+                f"registry {chosen!r} is not a registry and path",
+                hint=f"e.g. 127.0.0.1:5000/meridian-platform (--registry or ${REGISTRY_VARIABLE})",
+            )
+        return chosen
+
+    def located(self, repository: str, override: str | None = None) -> str:
+        """Where `repository` (as version.yaml names it) is found: in the mirror, if one is set."""
+        mirror = self.push_registry(override)
+        prefix = self.registry + "/"
+        return mirror + "/" + repository.removeprefix(prefix) if repository.startswith(prefix) else repository
+
+    def key_path(self, root: Path) -> Path | None:
+        named = os.environ.get(PUBLIC_KEY_VARIABLE) or self.public_key
+        if not named:
+            return None
+        path = Path(named)
+        return path if path.is_absolute() else root / path
+
+
+def read_config(snapshot: Snapshot) -> ImagesConfig | None:
+    """The file at `snapshot`, or None where the repository has none (no supply-chain rules)."""
+    data = snapshot.read(IMAGES_FILE)
+    if data is None:
+        return None
+    return load_model(ImagesConfig, data.decode(), snapshot.describe(IMAGES_FILE))
