@@ -15,14 +15,21 @@ from meridian.errors import RefusedError
 from meridian.paths import Repo
 
 
-def test_doctor_reports_every_pinned_tool_present(run_meridian, repo_root):
-    # `make test` runs `make tools` first, so every required tool must be there.
-    result = run_meridian("doctor")
+def test_doctor_reports_every_tool_make_test_installs_present(meridian_cli, repo_root):
+    # `make test` installs the groups [needs] lists for `test` first, so each of those must be there.
+    result = meridian_cli("doctor", "--for", "test")
     manifest = toolchain.load_manifest(Repo(repo_root))
-    for tool in manifest.tools:
-        assert tool.name in result.stdout
+    for group in manifest.select(None, ["test"]):
+        for tool in manifest.members(group):
+            assert tool.name in result.stdout
     assert result.returncode == 0, result.stdout
     assert "all required tools present" in result.stdout
+
+
+def test_doctor_for_a_command_lists_only_the_tools_of_its_groups(meridian_cli):
+    result = meridian_cli("doctor", "--for", "lint")
+    assert "actionlint" in result.stdout and "shellcheck" in result.stdout
+    assert "vault" not in result.stdout and "kube-apiserver" not in result.stdout
 
 
 def test_every_go_tool_is_pinned_in_its_go_mod(repo_root):
@@ -98,6 +105,12 @@ def test_install_reinstalls_a_deleted_tool(scratch_repo):
     tool_install.install(scratch_repo, manifest)
     shutil.rmtree(scratch_repo.bin_dir)
     assert tool_install.install(scratch_repo, manifest).ran == ["demo"]
+
+
+def test_a_missing_tool_names_the_group_that_installs_it(scratch_repo):
+    with pytest.raises(RefusedError) as refused:
+        toolchain.require_tool(scratch_repo, "demo")
+    assert refused.value.hint == "run `meridian tools install --group demo` (or `make tools` for every group)"
 
 
 def test_doctor_exits_1_and_says_how_to_install_a_missing_tool(run_meridian, scratch_repo):
