@@ -113,17 +113,17 @@ def test_a_missing_tool_names_the_group_that_installs_it(scratch_repo):
     assert refused.value.hint == "run `meridian tools install --group demo` (or `make tools` for every group)"
 
 
-def test_doctor_exits_1_and_says_how_to_install_a_missing_tool(run_meridian, scratch_repo):
-    result = run_meridian("doctor", cwd=scratch_repo.root)
+def test_doctor_exits_1_and_says_how_to_install_a_missing_tool(meridian_cli, scratch_repo):
+    result = meridian_cli("doctor", cwd=scratch_repo.root)
     assert result.returncode == 1
     assert "missing" in result.stdout
     assert "demo: run make tools" in result.stdout
 
 
-def test_a_tool_naming_an_unknown_group_is_an_input_error(run_meridian, scratch_repo):
+def test_a_tool_naming_an_unknown_group_is_an_input_error(meridian_cli, scratch_repo):
     manifest = scratch_repo.tools_dir / "tools.toml"
     manifest.write_text(manifest.read_text().replace('group = "demo"', 'group = "dmeo"'))
-    result = run_meridian("doctor", cwd=scratch_repo.root)
+    result = meridian_cli("doctor", cwd=scratch_repo.root)
     assert result.returncode == 2
     assert "tool 'demo' names unknown group 'dmeo'" in result.stderr
 
@@ -149,8 +149,8 @@ def test_make_up_and_the_policy_gate_need_only_their_own_groups(repo_root):
     }
 
 
-def test_install_for_an_unknown_command_is_a_usage_error(run_meridian):
-    result = run_meridian("tools", "install", "--for", "frobnicate")
+def test_install_for_an_unknown_command_is_a_usage_error(meridian_cli):
+    result = meridian_cli("tools", "install", "--for", "frobnicate")
     assert result.returncode == 2
     assert "no tool needs recorded for: frobnicate" in result.stderr
 
