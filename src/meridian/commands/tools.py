@@ -34,12 +34,12 @@ def install(group: Groups = None, for_: For = None) -> None:
     manifest = toolchain.load_manifest(repo)
     names = manifest.select(group, for_)
     purpose = f" for {', '.join(for_)}" if for_ else ""
-    out.print(f"tool groups{purpose}: {', '.join(names)}")
+    _say(f"tool groups{purpose}: {', '.join(names)}")
     report = tool_install.install(repo, manifest, names, say=_say)
     if report.ran:
-        out.print(f"installed {', '.join(report.ran)}")
+        _say(f"installed {', '.join(report.ran)}")
     else:
-        out.print(f"nothing to do ({len(report.skipped)} groups up to date)")
+        _say(f"nothing to do ({len(report.skipped)} groups up to date)")
 
 
 @app.command("needs")
