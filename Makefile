@@ -11,6 +11,7 @@ MERIDIAN := $(RUN) meridian
 export PATH := $(CURDIR)/bin:$(PATH)
 
 .PHONY: help tools up test lint typecheck test-python schema render clean test-go proto bench-apps test-policy bench-policy bench-preview dashboards
+# No tools-% here: make skips pattern rules for phony targets (no file of that name exists anyway).
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,55 +25,64 @@ $(UV): tools/tools.toml
 	$(UV) sync --frozen --all-packages --quiet
 	@touch $@
 
-tools: .venv/.synced ## install every pinned tool that is missing (idempotent)
+tools: .venv/.synced ## install every pinned tool that is missing (idempotent; `meridian tools needs` lists the groups per target)
 	$(MERIDIAN) tools install
 
-up: tools ## pulumi up for ENV (default dev) on the local defaults
+# tools-NAME installs only the groups tools/tools.toml [needs] lists for NAME.
+tools-%: .venv/.synced
+	$(MERIDIAN) tools install --for $*
+
+# A kind cluster where a container engine answers (`cluster.type: auto`), else the local control plane.
+KIND_GROUP = $(shell timeout 10 docker info >/dev/null 2>&1 && echo --group kind)
+
+up: .venv/.synced ## pulumi up for ENV (default dev) on the local defaults
+	$(MERIDIAN) tools install --for up $(KIND_GROUP)
 	$(MERIDIAN) up $(ENV)
 
-test: tools lint typecheck test-policy test-python test-go ## every test suite of the repository
+test: tools-test lint typecheck test-policy test-python test-go ## every test suite of the repository
 
-lint: ## ruff, formatting and shell scripts
+lint: tools-lint ## ruff, formatting, shell scripts and workflows
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck
+	actionlint
 
-typecheck: ## mypy, strict on the CLI package and the inventory service
+typecheck: tools-typecheck ## mypy, strict on the CLI package and the inventory service
 	$(RUN) mypy
 	cd apps/inventory && ../../$(UV) run --frozen --quiet mypy
 
-test-python: ## pytest: CLI, platform program (Pulumi mocks), apps, policies, end to end (loopback only)
-	bash tools/loopback-only.sh $(RUN) pytest
+test-python: tools-test ## pytest: CLI, platform program (Pulumi mocks), apps, policies, end to end
+	$(RUN) pytest
 
 schema: ## regenerate environments/platform.schema.json from the spec models
 	$(RUN) python -m meridian_infra.spec.schema > environments/platform.schema.json
 
-test-go: ## go vet and go test for the orders service (integration tests start PostgreSQL)
+test-go: tools-test-go ## go vet and go test for the orders service (integration tests start PostgreSQL)
 	cd apps/orders && go vet ./... && go test ./...
 
 proto: ## regenerate the Go and Python code from apps/proto
 	bash apps/proto/generate.sh
 
-bench-apps: tools ## benchmark both services beside bare baselines (figures, not a test)
+bench-apps: tools-bench-apps ## benchmark both services beside bare baselines (figures, not a test)
 	$(RUN) python apps/bench/bench.py
 
-test-policy: ## Rego unit tests of the policy gate, coverage printed (fails under 90%)
+test-policy: tools-test-policy ## Rego unit tests of the policy gate, coverage printed (fails under 90%)
 	$(RUN) python -m meridian.policy.rego_tests --threshold 90
 
-bench-policy: tools ## time the policy gate: environments, synthetic repos, overhead over conftest (figures, not a test)
+bench-policy: tools-bench-policy ## time the policy gate: environments, synthetic repos, overhead over conftest (figures, not a test)
 	$(RUN) python benchmarks/policy/bench.py
 
-bench-preview: tools ## time pulumi preview of the three stacks: fixed cost and cost per resource (figures, not a test)
+bench-preview: tools-bench-preview ## time pulumi preview of the three stacks: fixed cost and cost per resource (figures, not a test)
 	$(RUN) python benchmarks/preview/bench.py
 
 dashboards: ## regenerate apps/*/dashboards/*.json from infra/meridian_infra/dashboards.py (never edit them)
 	$(RUN) python -m meridian_infra.dashboards
 
-render: ## render ENV's manifests into build/ENV
+render: tools-render ## render ENV's manifests into build/ENV
 	$(MERIDIAN) render $(ENV)
 
 .PHONY: cluster-up cluster-down
-cluster-up: tools ## start the local control plane (docs/local-cluster.md)
+cluster-up: tools-cluster ## start the local control plane (docs/local-cluster.md)
 	$(MERIDIAN) cluster up --local
 
 cluster-down: ## stop the local control plane (keeps its data)

@@ -1,14 +1,26 @@
-"""Fixtures shared by every suite: the checkout under test and a way to run the real CLI."""
+"""Fixtures shared by every suite (the checkout under test, two ways to run the real CLI) and the
+rule that a test may not skip in CI.
+
+With CI set (`.ci/run`, the workflows), a test that skips because a tool or server is missing
+fails instead, with the skip's reason naming what was missing: the project's own `make test`
+installs every tool a test needs, so a skip there means a green run that proved less than it says.
+A developer's run may still skip; it ends with one line saying what was missing.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from meridian import cli, console
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,3 +60,72 @@ def run_meridian() -> RunMeridian:
         )
 
     return run
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def meridian_cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., CliResult]]:
+    """Run `meridian` in this process (the same `main` a user's process runs, streams captured by
+    Typer's CliRunner): for usage and help tests, where a new interpreter per call is only cost."""
+
+    def run(*args: str, cwd: Path = REPO_ROOT, env: dict[str, str] | None = None) -> CliResult:
+        with monkeypatch.context() as patch:
+            patch.chdir(cwd)
+            for name, value in {"COLUMNS": "200", "NO_COLOR": "1", **(env or {})}.items():
+                patch.setenv(name, value)
+            for stream in (console.out, console.err):
+                patch.setattr(stream, "_width", 200)
+            with CliRunner().isolation() as (stdout, stderr, _):
+                try:
+                    cli.main(list(args))
+                    code = 0
+                except SystemExit as exited:
+                    code = exited.code if isinstance(exited.code, int) else (0 if exited.code is None else 1)
+                return CliResult(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+
+    yield run
+
+
+_SKIPS = pytest.StashKey[Counter[str]]()  # skip reason -> how many tests gave it
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = _skip_reason(report)
+    item.config.stash.setdefault(_SKIPS, Counter())[reason] += 1
+    if _in_ci():
+        report.outcome = "failed"
+        report.longrepr = (
+            f"skipped with CI set, where `make test` must have installed it: {reason}\n"
+            "(install it with the group tools/tools.toml names, e.g. `meridian tools install --for test`)"
+        )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    skips = config.stash.get(_SKIPS, Counter())
+    if not skips:
+        return
+    what = "; ".join(f"{reason} ({count} test{'s' if count > 1 else ''})" for reason, count in skips.items())
+    verdict = "failed: CI is set" if _in_ci() else "skipped locally; with CI set they fail"
+    terminalreporter.write_line(f"missing tools or servers, {verdict}: {what}", yellow=True, bold=True)

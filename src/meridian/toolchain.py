@@ -1,11 +1,14 @@
 """The tools this repository needs, where each is pinned, and what version is installed.
 
 `tools/tools.toml` is the one list; `meridian doctor` reports on it and `meridian tools install`
-installs from it, so the two can never disagree about what "all the tools" means.
+installs from it (`meridian.tool_install`), so the two can never disagree about what a tool is, which
+version counts, or where it was found. A tool is looked for, in order, at the path the user gives in
+`MERIDIAN_TOOL_<NAME>`, in the repository's own folders (bin/, .venv), then on PATH.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import re
@@ -19,6 +22,9 @@ from meridian.errors import InputError, RefusedError
 from meridian.paths import Repo
 
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.-]+)?)")
+# `{tools}` in a group's install command stands for the names of the members it must build, so a
+# member already found at its pinned version is not built again.
+TOOLS_PLACEHOLDER = "{tools}"
 
 
 @dataclass(frozen=True)
@@ -32,8 +38,14 @@ class Tool:
     module: str | None
     gomod: str | None
     lock_package: str | None
-    path: str | None  # absolute path for tools outside PATH (e.g. Debian's PostgreSQL binaries)
+    path: str | None  # absolute path (or glob) for tools outside PATH, e.g. Debian's PostgreSQL
     buildinfo: bool  # read the version from the Go binary's embedded module info, not its output
+    at_least: str | None = None  # a lowest version instead of a pin (PostgreSQL: whatever apt ships)
+    dist: str | None = None  # read the version from this Python distribution next to the binary
+
+    @property
+    def override_var(self) -> str:
+        return override_var(self.name)
 
 
 @dataclass(frozen=True)
@@ -45,12 +57,41 @@ class Group:
     pins: tuple[str, ...]
     hint: str
     apt: tuple[str, ...] = ()
+    cold_seconds: int | None = None  # measured first build on a 2-core machine, for the estimate
+
+    @property
+    def builds_by_name(self) -> bool:
+        return TOOLS_PLACEHOLDER in self.install
 
 
 @dataclass(frozen=True)
 class Manifest:
     groups: dict[str, Group]
     tools: tuple[Tool, ...]
+    needs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # command -> groups it needs
+
+    def members(self, group: str) -> list[Tool]:
+        return [t for t in self.tools if t.group == group]
+
+    def group_of(self, tool_name: str) -> str | None:
+        return next((t.group for t in self.tools if t.name == tool_name), None)
+
+    def select(self, groups: list[str] | None = None, commands: list[str] | None = None) -> list[str]:
+        """Groups named by `--group` and needed by `--for`, in manifest order; all when both are empty."""
+        if unknown := set(groups or ()) - self.groups.keys():
+            raise InputError(
+                f"unknown tool group(s): {', '.join(sorted(unknown))}",
+                hint=f"groups are: {', '.join(self.groups)}",
+            )
+        if unknown := set(commands or ()) - self.needs.keys():
+            raise InputError(
+                f"no tool needs recorded for: {', '.join(sorted(unknown))}",
+                hint=f"`--for` takes one of: {', '.join(self.needs)} (tools/tools.toml [needs])",
+            )
+        if not groups and not commands:
+            return list(self.groups)
+        wanted = set(groups or ()).union(*(self.needs[c] for c in commands or ()))
+        return [name for name in self.groups if name in wanted]
 
 
 @dataclass(frozen=True)
@@ -66,12 +107,6 @@ class ToolStatus:
         return self.found is not None and self.problem is None
 
 
-@dataclass
-class InstallReport:
-    ran: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-
 def load_manifest(repo: Repo) -> Manifest:
     path = repo.tools_dir / "tools.toml"
     try:
@@ -85,6 +120,7 @@ def load_manifest(repo: Repo) -> Manifest:
             pins=tuple(spec.get("pins", ())),
             hint=spec["hint"],
             apt=tuple(spec.get("apt", ())),
+            cold_seconds=spec.get("cold_seconds"),
         )
         for name, spec in data["group"].items()
     }
@@ -105,29 +141,56 @@ def load_manifest(repo: Repo) -> Manifest:
                 lock_package=spec.get("lock_package"),
                 path=spec.get("path"),
                 buildinfo=spec.get("buildinfo", False),
+                at_least=spec.get("at_least"),
+                dist=spec.get("dist"),
             )
         )
-    return Manifest(groups=groups, tools=tuple(tools))
+    needs = {command: tuple(names) for command, names in data.get("needs", {}).items()}
+    for command, names in needs.items():
+        if unknown := [n for n in names if n not in groups]:
+            raise InputError(f"{path}: needs.{command} names unknown group(s): {', '.join(unknown)}")
+    return Manifest(groups=groups, tools=tuple(tools), needs=needs)
+
+
+def own_dirs(repo: Repo) -> list[Path]:
+    """The repository's own tool folders, searched before PATH."""
+    return [repo.bin_dir, repo.root / ".venv" / "bin", repo.local_dir / "uv" / "bin"]
 
 
 def tool_env(repo: Repo) -> dict[str, str]:
     """The environment every tool runs in: the repository's own tool folders first on PATH."""
     env = dict(os.environ)
-    own = [repo.bin_dir, repo.root / ".venv" / "bin", repo.local_dir / "uv" / "bin"]
-    env["PATH"] = os.pathsep.join([*map(str, own), env.get("PATH", "")])
+    env["PATH"] = os.pathsep.join([*map(str, own_dirs(repo)), env.get("PATH", "")])
     return env
 
 
+def override_var(name: str) -> str:
+    """The environment variable a user sets to the path of their own build of a tool."""
+    return "MERIDIAN_TOOL_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
 def which(repo: Repo, name: str) -> str | None:
+    if override := os.environ.get(override_var(name)):
+        return override if os.access(override, os.X_OK) else None
     return shutil.which(name, path=tool_env(repo)["PATH"])
 
 
 def require_tool(repo: Repo, name: str) -> str:
-    """Absolute path of a tool, or a refusal that says how to install it."""
+    """Absolute path of a tool, or a refusal that says which group installs it."""
     found = which(repo, name)
     if found is None:
-        raise RefusedError(f"{name} is not installed", hint="run `make tools` (then `meridian doctor`)")
+        raise RefusedError(f"{name} is not installed", hint=_install_hint(repo, name))
     return found
+
+
+def _install_hint(repo: Repo, name: str) -> str:
+    try:
+        group = load_manifest(repo).group_of(name)
+    except InputError:
+        group = None
+    if group is None:
+        return "run `make tools` (then `meridian doctor`)"
+    return f"run `meridian tools install --group {group}` (or `make tools` for every group)"
 
 
 def pinned_version(repo: Repo, tool: Tool) -> str | None:
@@ -155,49 +218,101 @@ def _uv_lock_version(lock: Path, package: str) -> str | None:
     return None
 
 
-def probe(repo: Repo, tool: Tool) -> ToolStatus:
+def locate(repo: Repo, tool: Tool) -> str | None:
+    """Where the tool is: the user's override, its fixed path, or the search path."""
+    if override := os.environ.get(tool.override_var):
+        return override if os.access(override, os.X_OK) else None
+    if tool.path:
+        # A glob picks the highest version installed (/usr/lib/postgresql/*/bin/postgres).
+        found = sorted(glob.glob(tool.path), key=_version_key)
+        if found:
+            return found[-1]
+    return which(repo, tool.version_cmd[0])
+
+
+def on_search_path(repo: Repo, tool: Tool) -> str | None:
+    """The tool on PATH outside the repository's own folders (a build the user already has)."""
+    own = {str(d) for d in own_dirs(repo)}
+    path = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep) if d and d not in own)
+    return shutil.which(tool.version_cmd[0], path=path)
+
+
+def probe(repo: Repo, tool: Tool, location: str | None = None) -> ToolStatus:
+    """The version of the tool at `location` (default: where `locate` finds it) against its pin."""
     pinned = pinned_version(repo, tool)
-    location = tool.path if tool.path and Path(tool.path).exists() else which(repo, tool.version_cmd[0])
+    location = location or locate(repo, tool)
     if location is None:
         return ToolStatus(tool, pinned, None, None, "not installed")
-    # Many Go tools print "devel" unless built by their own release scripts; the module version
-    # the Go toolchain embedded is the one our go.mod pinned.
-    command = ["go", "version", "-m", location] if tool.buildinfo else [location, *tool.version_cmd[1:]]
     try:
-        proc = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=180,  # checkov alone needs over a minute on a loaded machine
-            env=tool_env(repo),
-            check=False,
-        )
+        found = _found_version(repo, tool, location)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return ToolStatus(tool, pinned, None, location, f"does not run: {exc}")
-    text = proc.stdout + proc.stderr
-    if tool.buildinfo and tool.module:
-        text = _buildinfo_line(text, tool.module)
-    match = _VERSION.search(text)
-    if match is None:
+    if found is None:
         return ToolStatus(tool, pinned, None, location, "prints no version")
-    found = match.group(1)
     problem = None
     if pinned and not _same_version(found, pinned):
         problem = f"pinned {pinned}, found {found}"
-    return ToolStatus(tool, pinned, found, location, problem)
+    elif tool.at_least and _version_key(found) < _version_key(tool.at_least):
+        problem = f"needs {tool.at_least} or later, found {found}"
+    return ToolStatus(
+        tool, pinned or (f">={tool.at_least}" if tool.at_least else None), found, location, problem
+    )
+
+
+def _found_version(repo: Repo, tool: Tool, location: str) -> str | None:
+    if tool.buildinfo and tool.module:
+        # Many Go tools print "devel" unless built by their own release scripts; the module version
+        # the Go toolchain embedded is the one our go.mod pinned.
+        text = _buildinfo_line(_output(repo, ["go", "version", "-m", location]), tool.module)
+        if match := _VERSION.search(text):
+            return match.group(1)
+        # An official release binary embeds its own main module as "(devel)": ask the tool itself.
+    if tool.dist:
+        # Faster than `checkov --version` (over a minute on a loaded machine): the distribution's
+        # metadata, read by the interpreter of the environment the tool's script runs in.
+        python = Path(location).resolve().parent / "python"
+        script = f"import importlib.metadata as m; print(m.version({tool.dist!r}))"
+        text = _output(repo, [str(python), "-c", script])
+    else:
+        text = _output(repo, [location, *tool.version_cmd[1:]])
+    match = _VERSION.search(text)
+    return match.group(1) if match else None
+
+
+def _output(repo: Repo, command: list[str]) -> str:
+    proc = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=tool_env(repo),
+        check=False,
+    )
+    return proc.stdout + proc.stderr
 
 
 def _buildinfo_line(text: str, module: str) -> str:
     for line in text.splitlines():
         fields = line.split()
-        if len(fields) >= 3 and fields[0] in ("mod", "dep") and fields[1] == module:
+        if (
+            len(fields) >= 3
+            and fields[0] in ("mod", "dep")
+            and fields[1] == module
+            and fields[2] != "(devel)"
+        ):
             return fields[2]
     return ""
 
 
 def _same_version(found: str, pinned: str) -> bool:
-    """A pin may be a prefix (`15` for PostgreSQL 15.x) or a full version."""
+    """A pin may be a prefix (`3.11` for Python 3.11.x) or a full version."""
     return found == pinned or found.startswith(pinned + ".") or found.startswith(pinned + "-")
+
+
+def _version_key(text: str) -> tuple[int, ...]:
+    """Numeric parts of the first version in `text`, for ordering (`16` > `15.4`)."""
+    match = re.search(r"\d+(?:\.\d+)*", text)
+    return tuple(int(p) for p in match.group(0).split(".")) if match else ()
 
 
 def group_fingerprint(repo: Repo, group: Group) -> str:
@@ -208,55 +323,3 @@ def group_fingerprint(repo: Repo, group: Group) -> str:
         digest.update(pin.encode())
         digest.update(path.read_bytes() if path.is_file() else b"<missing>")
     return digest.hexdigest()
-
-
-def install(repo: Repo, manifest: Manifest, only: set[str] | None = None) -> InstallReport:
-    """Install every group whose pins changed or whose tools are missing; otherwise do nothing."""
-    report = InstallReport()
-    stamps = repo.local_dir / "stamps"
-    stamps.mkdir(parents=True, exist_ok=True)
-    for group in manifest.groups.values():
-        if only is not None and group.name not in only:
-            continue
-        members = [t for t in manifest.tools if t.group == group.name]
-        stamp = stamps / group.name
-        fingerprint = group_fingerprint(repo, group)
-        present = all(probe(repo, t).found is not None for t in members if t.required)
-        if present and stamp.is_file() and stamp.read_text() == fingerprint:
-            report.skipped.append(group.name)
-            continue
-        if group.apt:
-            _install_apt(group)
-        if group.install:
-            proc = subprocess.run(list(group.install), cwd=repo.root, env=tool_env(repo), check=False)
-            if proc.returncode != 0:
-                raise RefusedError(
-                    f"installing {group.name} failed (exit {proc.returncode}): {' '.join(group.install)}",
-                    hint=group.hint,
-                )
-        stamp.write_text(fingerprint)
-        report.ran.append(group.name)
-    return report
-
-
-def _install_apt(group: Group) -> None:
-    missing = [pkg for pkg in group.apt if not _dpkg_installed(pkg)]
-    if not missing:
-        return
-    command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
-    if os.geteuid() != 0:
-        raise RefusedError(
-            f"Debian packages missing: {' '.join(missing)}",
-            hint=f"run `sudo apt-get update && sudo {' '.join(command)}`, then `make tools` again",
-        )
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for step in (["apt-get", "update", "-qq"], command):
-        if subprocess.run(step, env=env, check=False).returncode != 0:
-            raise RefusedError(f"`{' '.join(step)}` failed", hint=group.hint)
-
-
-def _dpkg_installed(package: str) -> bool:
-    proc = subprocess.run(
-        ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False
-    )
-    return proc.returncode == 0 and "install ok installed" in proc.stdout

@@ -70,7 +70,8 @@ def test_overlay_fits_the_quota_and_limits_the_platform_sizes(repo_root, rendere
     limits, requests = container["resources"]["limits"], container["resources"]["requests"]
     assert parse(str(limits["cpu"])) <= parse(size.cpu_limit)
     assert parse(limits["memory"]) <= parse(size.memory_limit)
-    assert parse(str(requests["cpu"])) >= parse(size.cpu_request) or env == "dev"
+    assert parse(str(requests["cpu"])) >= parse(size.cpu_request)
+    assert parse(requests["memory"]) >= parse(size.memory_request)
     hpa = rendered[env, app]["HorizontalPodAutoscaler", app]
     assert hpa["spec"]["maxReplicas"] <= spec.apps[app].max_replicas
 

@@ -9,10 +9,18 @@ import pytest
 from meridian_infra.chart_sources import SourceKind
 from meridian_infra.charts import CHARTS
 from meridian_infra.cluster import ClusterAccess, ClusterUnavailable
-from meridian_infra.offline import offline_secrets, record_platform, run_offline
+from meridian_infra.offline import (
+    OFFLINE_KUBECONFIG,
+    RecordingMocks,
+    offline_secrets,
+    record_platform,
+    run_offline,
+    run_with_mocks,
+)
 from meridian_infra.program import declare_platform
 from meridian_infra.spec import load_environment
 from meridian_infra.stack import run
+from pulumi.runtime.mocks import MockMonitor
 
 ENVS = ["dev", "staging", "prod"]
 
@@ -175,14 +183,38 @@ def test_kubeconfig_and_generated_passwords_are_secret(repo_root, env):
     assert seen == {"kubeconfig": True, "argocd admin password": True, "grafana admin password": True}
 
 
+class _CountingMocks(RecordingMocks):
+    """Mocks that note every resource the program asks the engine to create."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: list[str] = []
+
+    def new_resource(self, args):
+        self.created.append(f"{args.typ}::{args.name}")
+        return super().new_resource(args)
+
+
 def test_a_malformed_spec_stops_the_program_before_any_resource(tmp_path, repo_root):
     (tmp_path / "environments" / "dev").mkdir(parents=True)
     text = (repo_root / "environments/dev/platform.yaml").read_text().replace("mtu: 1450", "mtu: huge")
     (tmp_path / "environments" / "dev" / "platform.yaml").write_text(text)
+    mocks = _CountingMocks()
     with pytest.raises(SystemExit) as exited:
-        run_offline(lambda: run(tmp_path), stack="dev")
+        run_with_mocks(lambda: run(tmp_path), mocks, MockMonitor(mocks), stack="dev")
     assert exited.value.code == 1
-    # nothing was declared: the spec is checked first
+    assert mocks.created == []  # the spec is checked before anything is declared
+    # The same counting sees the program's resources when the spec is sound: the empty list above
+    # means nothing was declared, not that nothing was counted.
+    spec = load_environment(repo_root / "environments", "dev")
+    good = _CountingMocks()
+    access = ClusterAccess(kubeconfig=OFFLINE_KUBECONFIG)
+
+    def declare() -> None:
+        declare_platform(spec, access, probe_charts=False, secrets=offline_secrets(spec))
+
+    run_with_mocks(declare, good, MockMonitor(good), stack="dev")
+    assert any(name.startswith("kubernetes:core/v1:Namespace::") for name in good.created)
 
 
 def test_local_cluster_without_a_running_control_plane_says_how_to_start_it(repo_root):

@@ -21,16 +21,18 @@ import psycopg
 
 from support.ports import free_port
 
-BIN_CANDIDATES = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin")]
+# Debian and Ubuntu install each major version under its own folder (Debian 12: 15, Ubuntu 24.04: 16).
+DEBIAN_ROOT = Path("/usr/lib/postgresql")
 SUPERUSER = "postgres"
 SUPERUSER_PASSWORD = "superuser-secret"
 
 
-def find_bin() -> Path | None:
-    """The folder holding initdb and pg_ctl, or None when PostgreSQL is not installed."""
-    for candidate in BIN_CANDIDATES:
-        if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
-            return candidate
+def find_bin(debian_root: Path = DEBIAN_ROOT) -> Path | None:
+    """The folder holding initdb and pg_ctl (the newest major version installed), or None."""
+    installed = [d / "bin" for d in debian_root.glob("*") if (d / "bin" / "pg_ctl").exists()]
+    installed = [d for d in installed if (d / "initdb").exists()]
+    if installed:
+        return max(installed, key=lambda d: tuple(int(p) for p in d.parent.name.split(".") if p.isdigit()))
     on_path = shutil.which("initdb")
     return Path(on_path).parent if on_path else None
 

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.table import Table
 
 from meridian import toolchain
 from meridian.console import out
 from meridian.exitcodes import ExitCode
-from meridian.paths import find_repo
+from meridian.paths import Repo, find_repo
 
 
-def doctor() -> None:
+def doctor(
+    for_: Annotated[
+        list[str] | None,
+        typer.Option("--for", "-f", help="Check only the tools this command needs (tools.toml [needs])."),
+    ] = None,
+) -> None:
     """List every tool with the version found and the version pinned; exit 1 if a required one is missing."""
     repo = find_repo()
     manifest = toolchain.load_manifest(repo)
+    groups = set(manifest.select(None, for_))
     table = Table(title="Meridian toolchain", title_justify="left")
     for column in ("tool", "found", "pinned", "status", "purpose"):
         table.add_column(column)
     missing_required = 0
     hints: dict[str, str] = {}
     for tool in manifest.tools:
+        if tool.group not in groups:
+            continue
         status = toolchain.probe(repo, tool)
         if status.found is None:
             verdict = "[red]missing[/]" if tool.required else "[yellow]absent (optional)[/]"
@@ -29,7 +40,7 @@ def doctor() -> None:
         elif status.problem:
             verdict = f"[yellow]{status.problem}[/]"
         else:
-            verdict = "[green]ok[/]"
+            verdict = "[green]ok[/]" + _where(repo, status.location)
         table.add_row(tool.name, status.found or "-", status.pinned or "-", verdict, tool.purpose)
     out.print(table)
     for group, hint in hints.items():
@@ -38,3 +49,13 @@ def doctor() -> None:
         out.print(f"[red]{missing_required} required tool(s) missing[/]")
         raise typer.Exit(int(ExitCode.REFUSED))
     out.print("all required tools present")
+
+
+def _where(repo: Repo, location: str | None) -> str:
+    """Say where a tool lives when it is an existing build bin/ links to, not one built here."""
+    if location is None:
+        return ""
+    path = Path(location)
+    if path.is_symlink() and path.parent == repo.bin_dir:
+        return f" (uses {path.readlink()})"
+    return ""

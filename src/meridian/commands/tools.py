@@ -1,4 +1,4 @@
-"""`meridian tools install`: install every pinned tool that is missing or out of date."""
+"""`meridian tools install`: install the pinned tools a command needs, or every one."""
 
 from __future__ import annotations
 
@@ -6,32 +6,50 @@ from typing import Annotated
 
 import typer
 
-from meridian import toolchain
+from meridian import tool_install, toolchain
 from meridian.console import out
-from meridian.errors import InputError
 from meridian.paths import find_repo
 
 app = typer.Typer(help="Install the repository's pinned tools.", no_args_is_help=True)
 
+Groups = Annotated[
+    list[str] | None,
+    typer.Option("--group", "-g", help="Install these groups (tools/tools.toml [group.*]); repeatable."),
+]
+For = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--for", "-f", help="Install the groups this command or Make target needs ([needs]); repeatable."
+    ),
+]
+
 
 @app.command("install")
-def install(
-    group: Annotated[
-        list[str] | None,
-        typer.Option("--group", "-g", help="Install only these groups (see tools/tools.toml)."),
-    ] = None,
-) -> None:
-    """Install what is missing or whose pins changed; a second run does nothing."""
+def install(group: Groups = None, for_: For = None) -> None:
+    """Install what is missing or whose pins changed, reusing tools already at their pinned version.
+
+    With neither --group nor --for: every group. A second run does nothing.
+    """
     repo = find_repo()
     manifest = toolchain.load_manifest(repo)
-    only = set(group) if group else None
-    if only and (unknown := only - manifest.groups.keys()):
-        raise InputError(
-            f"unknown tool group(s): {', '.join(sorted(unknown))}",
-            hint=f"groups are: {', '.join(manifest.groups)}",
-        )
-    report = toolchain.install(repo, manifest, only)
-    for name in report.ran:
-        out.print(f"installed {name}")
-    if not report.ran:
-        out.print(f"nothing to do ({len(report.skipped)} groups up to date)")
+    names = manifest.select(group, for_)
+    purpose = f" for {', '.join(for_)}" if for_ else ""
+    _say(f"tool groups{purpose}: {', '.join(names)}")
+    report = tool_install.install(repo, manifest, names, say=_say)
+    if report.ran:
+        _say(f"installed {', '.join(report.ran)}")
+    else:
+        _say(f"nothing to do ({len(report.skipped)} groups up to date)")
+
+
+@app.command("needs")
+def needs() -> None:
+    """Which tool groups each command and Make target needs (tools/tools.toml [needs])."""
+    manifest = toolchain.load_manifest(find_repo())
+    for command, names in manifest.needs.items():
+        out.print(f"{command:<14} {' '.join(names)}", soft_wrap=True)
+
+
+def _say(line: str) -> None:
+    # One line per event, never wrapped: CI logs and narrow terminals read the same.
+    out.print(line, soft_wrap=True, markup=False)

@@ -14,6 +14,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -30,7 +31,8 @@ const (
 // ErrNoPostgres means the server binaries are not installed.
 var ErrNoPostgres = errors.New("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
 
-var binDirs = []string{"/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin"}
+// debianRoot holds one folder per installed major version (Debian 12: 15, Ubuntu 24.04: 16).
+const debianRoot = "/usr/lib/postgresql"
 
 // Server is a running PostgreSQL cluster.
 type Server struct {
@@ -43,16 +45,31 @@ type Server struct {
 	counter atomic.Int64
 }
 
+// findBin returns the bin folder of the newest PostgreSQL installed, whatever its version.
 func findBin() (string, error) {
-	for _, dir := range binDirs {
-		if _, err := os.Stat(filepath.Join(dir, "pg_ctl")); err == nil {
-			return dir, nil
-		}
+	if dir := newestBin(debianRoot); dir != "" {
+		return dir, nil
 	}
 	if p, err := exec.LookPath("initdb"); err == nil {
 		return filepath.Dir(p), nil
 	}
 	return "", ErrNoPostgres
+}
+
+func newestBin(root string) string {
+	best, bestMajor := "", -1
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		major, err := strconv.Atoi(strings.SplitN(e.Name(), ".", 2)[0])
+		dir := filepath.Join(root, e.Name(), "bin")
+		if err != nil || major <= bestMajor {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, "pg_ctl")); err == nil {
+			best, bestMajor = dir, major
+		}
+	}
+	return best
 }
 
 func freePort() (int, error) {
@@ -193,7 +210,7 @@ func WriteCredentials(t testing.TB, path, username, password string) {
 var shared *Server
 
 // Main starts a server for the package's tests, runs them, and stops it. Without the server
-// binaries it still runs the tests; those calling Require skip.
+// binaries it still runs the tests; those calling Require skip (or fail, with CI set).
 func Main(m *testing.M) int {
 	s, err := Start()
 	switch {
@@ -208,11 +225,24 @@ func Main(m *testing.M) int {
 	return m.Run()
 }
 
-// Require returns the package's server, or skips the test when PostgreSQL is not installed.
+// Require returns the package's server. Without PostgreSQL it skips the test on a developer's
+// machine, and fails it when CI is set: there `make test` must have installed the server, and a
+// skip would let a green run prove less than it says.
 func Require(t testing.TB) *Server {
 	t.Helper()
 	if shared == nil {
+		if inCI() {
+			t.Fatalf("%v (CI is set: install the apt group, `meridian tools install --group apt`)", ErrNoPostgres)
+		}
 		t.Skip(ErrNoPostgres.Error())
 	}
 	return shared
+}
+
+func inCI() bool {
+	switch strings.ToLower(strings.TrimSpace(os.Getenv("CI"))) {
+	case "", "0", "false", "no":
+		return false
+	}
+	return true
 }
