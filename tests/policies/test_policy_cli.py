@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from xml.etree import ElementTree
 
 import pytest
+import yaml
 from policy_fixtures import BROKEN, HARDENED
 
 PSS_001 = next(p for p in BROKEN if p.stem == "MER-PSS-001")
 EXM_001 = next(p for p in BROKEN if p.stem == "MER-EXM-001")
+ORDERS = HARDENED / "orders.yaml"
 
 
 def test_a_denied_object_exits_1_with_a_table_grouped_by_object(run_meridian):
@@ -99,9 +102,10 @@ def test_junit_output_has_a_case_per_object_and_a_failure_per_denied_one(run_mer
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "name PATHs, or --env ENV, or --all"),
-        (("some.yaml", "--env", "dev"), "exactly one of them"),
-        (("--env", "dev", "--all"), "exactly one of them"),
+        ((), "name PATHs (with at most one --env ENV they belong to), or --env ENV, or --all"),
+        ((str(PSS_001), "--env", "dev", "--env", "prod"), "at most one --env"),
+        ((str(PSS_001), "--env", "qa"), "unknown environment 'qa'"),
+        (("--env", "dev", "--all"), "or --all"),
         (("--env", "nowhere"), "unknown environment 'nowhere'"),
         (("does-not-exist.yaml",), "does-not-exist.yaml: no such file or folder"),
         (("--output", "x.txt", str(PSS_001)), "--output needs --format json, sarif or junit"),
@@ -112,6 +116,24 @@ def test_usage_and_input_errors_exit_2_without_a_traceback(run_meridian, args, m
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_files_checked_for_an_environment_see_its_platform(run_meridian, tmp_path):
+    # A lone Deployment in dev's orders namespace: dev's platform gives that namespace its
+    # default-deny, so the isolation rule holds; in a namespace dev does not have, it does not.
+    deployment = next(d for d in yaml.safe_load_all(ORDERS.read_text()) if d["kind"] == "Deployment")
+    fenced, unfenced = copy.deepcopy(deployment), copy.deepcopy(deployment)
+    fenced["metadata"]["namespace"], unfenced["metadata"]["namespace"] = "orders", "payments"
+    path = tmp_path / "lone.yaml"
+    path.write_text(yaml.safe_dump_all([fenced, unfenced]))
+
+    result = run_meridian("policy", "check", str(path), "--env", "dev", "--skip", "checkov", "-f", "json")
+
+    report = json.loads(result.stdout)
+    assert result.returncode == 1, result.stderr
+    assert report["environments"] == ["dev"]
+    found = [(f["rule"], f["object"]["namespace"]) for f in report["findings"]]
+    assert found == [("MER-NET-005", "payments")]
 
 
 def test_unparsable_yaml_exits_2_naming_file_and_line(run_meridian, tmp_path):

@@ -306,7 +306,8 @@ def decoys() -> list[Seed]:
             "environments/dev/apps/orders/example.env",
             "DB_PASSWORD=changeme\nAPI_KEY=<your-api-key>\nGITHUB_TOKEN=${GITHUB_TOKEN}\n"
             'SECRET_KEY="{{ .Values.secretKey }}"\nAUTH_TOKEN=REPLACE_ME\n'
-            "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\npassword: xxxxxxxxxxxx\n",
+            "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\npassword: xxxxxxxxxxxx\n"
+            "DATABASE_URL=postgres://user:password@db.example.org:5432/app\n",
             1,
         ),
         Seed(

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.status import Status
 
 from meridian.console import err, out
+from meridian.environments import require_environment
 from meridian.errors import InputError
 from meridian.paths import Repo, find_repo
 from meridian.policy import gate
@@ -75,7 +76,11 @@ def check(  # noqa: PLR0917 - Typer passes one argument per option
     ] = None,
     env: Annotated[
         list[str] | None,
-        typer.Option("--env", "-e", help="Render and check this environment (repeatable)."),
+        typer.Option(
+            "--env",
+            "-e",
+            help="Render and check this environment (repeatable); with PATHs, the one they belong to.",
+        ),
     ] = None,
     all_envs: Annotated[bool, typer.Option("--all", help="Render and check every environment.")] = False,
     output_format: Annotated[
@@ -95,16 +100,22 @@ def check(  # noqa: PLR0917 - Typer passes one argument per option
     """Check manifests: exit 0 when nothing is denied (warnings allowed), 1 when something is,
     2 when the input cannot be read or parsed."""
     repo = find_repo()
-    chosen = sum([bool(paths), bool(env), all_envs])
-    if chosen != 1:
+    chosen = sum([bool(paths), bool(env) and not paths, all_envs])
+    if chosen != 1 or (paths and env and len(env) > 1):
         raise InputError(
-            "name PATHs, or --env ENV, or --all (exactly one of them)",
-            hint="e.g. `meridian policy check build/dev` or `meridian policy check --env prod`",
+            "name PATHs (with at most one --env ENV they belong to), or --env ENV, or --all",
+            hint="e.g. `meridian policy check build/dev`, `meridian policy check deploy.yaml --env prod` "
+            "or `meridian policy check --env prod`",
         )
     checkers = [c for c in gate.CHECKERS if c not in set(skip or ())]
     with _ProgressDisplay() as progress:
         if paths:
-            report = gate.check_paths(repo, paths, checkers=checkers, progress=progress)
+            # With --env, the files are judged as part of that environment: its rules apply, and
+            # its platform's namespaces and network policies are in view (meridian.policy.context).
+            environment = require_environment(repo, env[0]) if env else None
+            report = gate.check_paths(
+                repo, paths, environment=environment, checkers=checkers, progress=progress
+            )
         else:
             envs = env or _all_environments(repo)
             report = gate.check_environments(repo, envs, checkers=checkers, progress=progress)
