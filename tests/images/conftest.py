@@ -5,6 +5,7 @@ and signed into that registry."""
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,7 +19,8 @@ from meridian import toolchain
 from meridian.images import registry, signing
 from meridian.paths import Repo
 
-PASSWORD = "release-key-of-this-test-run"
+# The signing key of this test run is made at run time; so is the passphrase that seals it.
+PASSWORD = secrets.token_urlsafe(24)
 
 
 def _tool(name: str) -> str:
