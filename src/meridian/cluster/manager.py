@@ -431,7 +431,8 @@ def running_pids(dirs: ClusterDir, names: tuple[str, ...]) -> dict[int, str]:
     """Our processes by pid: from the pid files, plus any whose pid file was lost (a Python
     component is known by the module it runs, its program being the interpreter)."""
     marker = os.path.join(dirs.root, "")
-    found = find_ours(names, marker, modules=comp.PYTHON_MODULES)
+    modules = {name: module for name, module in comp.PYTHON_MODULES.items() if name in names}
+    found = find_ours(names, marker, modules=modules)
     for name in names:
         pid = read_pid(dirs.pid_file(name))
         if pid is not None and is_ours(pid, marker):
