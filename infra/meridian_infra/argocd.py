@@ -97,7 +97,12 @@ def helm_values(spec: EnvironmentSpec, admin_password_bcrypt: pulumi.Input[str])
             "enabled": True,
             "redis": {"resources": sizing.resources(sizing.SERVICE)},
             "sentinel": {"resources": sizing.resources(sizing.SIDECAR)},
-            "haproxy": {"resources": sizing.resources(sizing.CONTROLLER)},
+            "init": {"resources": sizing.resources(sizing.SIDECAR)},
+            "splitBrainDetection": {"resources": sizing.resources(sizing.SIDECAR)},
+            "haproxy": {
+                "resources": sizing.resources(sizing.CONTROLLER),
+                "init": {"resources": sizing.resources(sizing.SIDECAR)},
+            },
         }
         values["redis"] = {"enabled": False}
         for component in ("server", "repoServer", "applicationSet", "controller"):

@@ -126,6 +126,8 @@ def test_every_chart_container_has_its_own_requests_and_limits(rendered, env):
     unsized = [
         f"{w['kind']} {w['metadata']['name']}/{c['name']}"
         for w in _workloads(rendered[env].chart_objects)
+        # Only a chart that takes no resources for a container may leave it unsized, exempted.
+        if "exemption.meridian.dev/MER-RES-001" not in (w["metadata"].get("annotations") or {})
         for c in ro.containers(ro.pod_spec(w))
         if not {"cpu", "memory"} <= set((c.get("resources") or {}).get("requests") or {})
         or "memory" not in ((c.get("resources") or {}).get("limits") or {})

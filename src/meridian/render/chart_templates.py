@@ -27,11 +27,11 @@ from meridian.render.chart_sources import helm_env
 HELM_TIMEOUT = 300
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+class ChartLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe loading, plus YAML 1.1's `=` (the "value" tag) read as the string it is in CRD enums."""
 
 
-_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+ChartLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 # Kinds of the Kubernetes API itself that live outside namespaces; CRDs say their own scope.
 CLUSTER_SCOPED_KINDS = frozenset(
     {
@@ -112,7 +112,7 @@ def template(
             hint="the chart refuses these values; fix them where infra/meridian_infra declares the release",
         )
     try:
-        docs = yaml.load_all(proc.stdout, Loader=_Loader)
+        docs = yaml.load_all(proc.stdout, Loader=ChartLoader)
         return [doc for doc in docs if isinstance(doc, dict) and doc.get("kind")]
     except yaml.YAMLError as exc:
         raise RefusedError(f"helm template {release.name} printed YAML that does not parse: {exc}") from None
