@@ -32,6 +32,11 @@ class WorktreeRepo(Repo):
     def local_dir(self) -> Path:
         return self.home.local_dir
 
+    @property
+    def tools_dir(self) -> Path:
+        # The tools are borrowed, so their manifest and pins are the checkout's too.
+        return self.home.tools_dir
+
 
 @contextmanager
 def worktree(repo: Repo, git: Git, rev: str) -> Iterator[tuple[WorktreeRepo, Git]]:

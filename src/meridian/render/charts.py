@@ -38,6 +38,10 @@ class ChartCounts:
 
 
 def target_kube_version(repo: Repo) -> str:
+    if not (repo.tools_dir / "tools.toml").is_file():
+        # A repository forked without tools/ (a test's scratch repository): the pins of the
+        # checkout this command runs from.
+        repo = Repo(Path(__file__).resolve().parents[3])
     manifest = toolchain.load_manifest(repo)
     tool = next(t for t in manifest.tools if t.name == KUBE_API_SERVER_TOOL)
     version = toolchain.pinned_version(repo, tool)
