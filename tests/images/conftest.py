@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from seeds import REPO_ROOT, SEED_REVISION, Seed, push_seeds
+from image_seeds import REPO_ROOT, SEED_REVISION, Seed, push_seeds
 
 from meridian import toolchain
 from meridian.images import registry, signing

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import Registry
-from seeds import SEED_REVISION, Seed, pins, push_one
+from image_seeds import SEED_REVISION, Seed, pins, push_one
 
 from meridian.errors import ConflictError
 from meridian.images import build, registry
@@ -36,7 +36,7 @@ def test_every_environment_pins_the_digest_a_build_of_the_seed_commit_makes(seed
         built = seeded[Seed(app, pin.tag)].digest
         assert pin.digest == built, (
             f"environments/{env}/apps/{app}/version.yaml pins {pin.digest}, the build of {app} {pin.tag} "
-            f"at {SEED_REVISION[:10]} is {built}: run tests/images/seeds.py (its docstring says how)"
+            f"at {SEED_REVISION[:10]} is {built}: run tests/images/image_seeds.py (its docstring says how)"
         )
         assert registry.digest(repo, f"{oci_registry.mirror}/{app}@{pin.digest}") == pin.digest
 

@@ -94,6 +94,7 @@ def build_template(dest: Path) -> None:
     for rel in (
         "policies/rego",
         "policies/checkov",
+        "policies/exemptions",
         "policies/promotion",
         *(f"apps/{a}/deploy" for a in APPS),
     ):

@@ -4,7 +4,7 @@ Every one is `meridian release APP VERSION --revision SEED_REVISION`: the digest
 version.yaml files are those builds' digests, so a test registry that holds the rebuilt images
 resolves every image the environments name. A change to the image recipe (src/meridian/images,
 tools/image) changes the digests. Then start a loopback registry (`bin/meridian-image registry`),
-run `.venv/bin/python tests/images/seeds.py 127.0.0.1:PORT/meridian-platform [REV]`, set
+run `.venv/bin/python tests/images/image_seeds.py 127.0.0.1:PORT/meridian-platform [REV]`, set
 SEED_REVISION to the commit it names, and commit the version.yaml files it rewrote.
 """
 
