@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, Keys, Registry
-from promote.promote_world import APPS, ENVS, FAST, NOW, T1, World, build_template
 from image_seeds import REPO_ROOT, Seed, push_one
+from promote.promote_world import APPS, ENVS, FAST, NOW, T1, World, build_template
 
 from meridian.images import registry, signing
 from meridian.images.config import IMAGES_FILE
