@@ -12,13 +12,15 @@ import pytest
 from gitops_loop import POLL_S, Loop, SocketWatch, WorkingClone, free_loop_base, git
 from support.local_cluster import REPO_ROOT, ClusterUnderTest, output
 
-from meridian.cluster.components import NAMES as CONTROL_PLANE
+from meridian.cluster.components import BINARIES as CONTROL_PLANE_BINARIES
 from meridian.cluster.gitops_components import ARGOCD_PARTS, REDIS
 
 
 @pytest.fixture(scope="session")
 def loop_built() -> None:
-    missing = [name for name in (*CONTROL_PLANE, *ARGOCD_PARTS) if not (REPO_ROOT / "bin" / name).exists()]
+    missing = [
+        name for name in (*CONTROL_PLANE_BINARIES, *ARGOCD_PARTS) if not (REPO_ROOT / "bin" / name).exists()
+    ]
     if missing:
         pytest.fail(f"bin/ lacks {', '.join(missing)}: run `make tools` (tools/kube, tools/argocd)")
     if shutil.which(REDIS) is None:
