@@ -62,6 +62,7 @@ def declare_platform(
         namespaces.namespaces["vault"],
         seal_settings=secrets.vault_seal,
         dev_root_token=pulumi.Output.secret(dev_root_token.result),
+        app_namespaces={app: namespaces.namespaces[app] for app in spec.apps},
         opts=on_cluster,
     )
     declare_vault_configuration(spec, vault, secrets.vault, pulumi.ResourceOptions(parent=vault))

@@ -1,4 +1,4 @@
-"""Vault: the Helm release (dev mode in dev; HA on integrated Raft elsewhere) with the Agent injector.
+"""Vault: the Helm release (dev mode in dev; HA on Raft with TLS elsewhere) with the Agent injector.
 
 The injector puts a Vault Agent beside each app container; it logs in with the pod's service account
 (Kubernetes auth) and writes the app's database credentials to /vault/secrets. What Vault itself
@@ -7,6 +7,7 @@ holds — mounts, auth roles, policies, database roles — is declared by `vault
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -15,9 +16,26 @@ from meridian_infra import sizing
 from meridian_infra.helm import Charts
 from meridian_infra.objects import Manifest, declare, manifest
 from meridian_infra.spec.models import EnvironmentSpec, SealType, VaultMode
+from meridian_infra.vault_tls import (
+    SERVER_SECRET,
+    SERVER_TLS_DIR,
+    VaultCertificates,
+    ca_secret,
+    server_names,
+    server_secret,
+)
 
 NAMESPACE = "vault"
-SERVICE_ADDRESS = f"http://vault.{NAMESPACE}.svc:8200"
+# Dev mode serves plain HTTP only (the server's -dev flag); everywhere else Vault speaks TLS.
+DEV_ADDRESS = f"http://vault.{NAMESPACE}.svc:8200"
+TLS_ADDRESS = f"https://vault.{NAMESPACE}.svc:8200"
+SERVICE_ADDRESS = DEV_ADDRESS
+
+
+def service_address(spec: EnvironmentSpec) -> str:
+    return DEV_ADDRESS if spec.vault.mode is VaultMode.DEV else TLS_ADDRESS
+
+
 # Dev mode's root token reaches the server from this Secret, never as a literal in the pod spec.
 DEV_ROOT_TOKEN_SECRET = "vault-dev-root-token"  # noqa: S105 - names, not the token
 DEV_ROOT_TOKEN_KEY = "token"  # noqa: S105
@@ -40,16 +58,28 @@ def dev_root_token_secret(token: pulumi.Input[str]) -> Manifest:
     )
 
 
+def tls_listener(
+    address: str = "[::]:8200", cluster_address: str = "[::]:8201", tls_dir: str = SERVER_TLS_DIR
+) -> str:
+    """The API listener with the platform's server certificate (vault_tls)."""
+    return (
+        'listener "tcp" {\n'
+        f'  address = "{address}"\n  cluster_address = "{cluster_address}"\n'
+        f'  tls_cert_file = "{tls_dir}/tls.crt"\n  tls_key_file = "{tls_dir}/tls.key"\n'
+        '  tls_min_version = "tls12"\n}\n'
+    )
+
+
 def raft_config(spec: EnvironmentSpec, seal_stanza: str) -> str:
-    """Vault's server HCL for Raft: every replica retries joining the others by their stable DNS names."""
+    """Vault's server HCL for Raft: every replica retries joining the others by their stable DNS names,
+    over TLS, trusting only the platform's CA."""
     joins = "\n".join(
-        f'    retry_join {{\n      leader_api_addr = "http://vault-{i}.vault-internal:8200"\n    }}'
+        f'    retry_join {{\n      leader_api_addr = "https://vault-{i}.vault-internal:8200"\n'
+        f'      leader_ca_cert_file = "{SERVER_TLS_DIR}/ca.crt"\n    }}'
         for i in range(spec.vault.replicas)
     )
     return (
-        "ui = true\n"
-        'listener "tcp" {\n  address = "[::]:8200"\n  cluster_address = "[::]:8201"\n  tls_disable = 1\n}\n'
-        'storage "raft" {\n  path = "/vault/data"\n' + joins + "\n}\n"
+        "ui = true\n" + tls_listener() + 'storage "raft" {\n  path = "/vault/data"\n' + joins + "\n}\n"
         'service_registration "kubernetes" {}\n' + seal_stanza
     )
 
@@ -101,6 +131,14 @@ def helm_values(spec: EnvironmentSpec, server_config: pulumi.Input[str]) -> dict
         "csi": {"enabled": False},
     }
     if ha:
+        # The chart then points the injector, every agent and its own probes at https://.
+        values["global"]["tlsDisable"] = False
+        values["server"]["volumes"].append({"name": "tls", "secret": {"secretName": SERVER_SECRET}})
+        values["server"]["volumeMounts"].append(
+            {"name": "tls", "mountPath": SERVER_TLS_DIR, "readOnly": True}
+        )
+        # The vault CLI inside the pod (the chart's readiness probe, operators' `vault operator …`).
+        values["server"]["extraEnvironmentVars"] = {"VAULT_CACERT": f"{SERVER_TLS_DIR}/ca.crt"}
         values["server"]["ha"] = {
             "enabled": True,
             "replicas": spec.vault.replicas,
@@ -160,11 +198,14 @@ class VaultRelease(pulumi.ComponentResource):
         *,
         seal_settings: pulumi.Input[str] | None,
         dev_root_token: pulumi.Input[str],
+        app_namespaces: Mapping[str, pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("meridian:platform:Vault", "vault", None, opts)
         values = helm_values(spec, server_config(spec, seal_settings))
         needs: list[pulumi.Resource] = [namespace]
+        # The CA certificate clients verify Vault with; empty in dev, which serves plain HTTP.
+        self.ca_cert: pulumi.Input[str] = ""
         if spec.vault.mode is VaultMode.DEV:
             needs.append(
                 declare(
@@ -172,6 +213,21 @@ class VaultRelease(pulumi.ComponentResource):
                     pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
                 )
             )
+        else:
+            certs = VaultCertificates(
+                "vault-tls", server_names(NAMESPACE, spec.vault.replicas), pulumi.ResourceOptions(parent=self)
+            )
+            self.ca_cert = certs.tls_ca_cert
+            needs.append(
+                declare(
+                    server_secret(NAMESPACE, certs),
+                    pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+                )
+            )
+            for app, app_namespace in (app_namespaces or {}).items():
+                declare(
+                    ca_secret(app, certs), pulumi.ResourceOptions(parent=self, depends_on=[app_namespace])
+                )
         self.release = charts.release("vault", values, parent=self, depends_on=needs)
-        self.address = SERVICE_ADDRESS
+        self.address = service_address(spec)
         self.register_outputs({"address": self.address})

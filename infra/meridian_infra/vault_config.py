@@ -13,6 +13,7 @@ the role and renders `database/creds/<app>` into /vault/secrets/db.json. docs/va
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -114,7 +115,7 @@ class VaultConfiguration(pulumi.ComponentResource):
             )
         super().__init__("meridian:platform:VaultConfiguration", "vault-configuration", None, opts)
         targets = databases if databases is not None else database_targets(spec)
-        address, token = connection.address, connection.token
+        address, token, ca_cert = connection.address, connection.token, connection.ca_cert
 
         def declare(
             kind: type,
@@ -125,7 +126,7 @@ class VaultConfiguration(pulumi.ComponentResource):
             keep: bool = False,
         ) -> pulumi.CustomResource:
             opts = pulumi.ResourceOptions(parent=self, depends_on=depends_on or [], retain_on_delete=keep)
-            return kind(name, address, token, fields, opts)  # type: ignore[no-any-return]
+            return kind(name, address, token, fields, opts, ca_cert=ca_cert)  # type: ignore[no-any-return]
 
         # Mounts are kept when removed from the program: disabling one erases the secrets teams wrote
         # into it, or revokes every credential it issued. Created again, an existing mount is adopted.
@@ -251,6 +252,12 @@ def declare_vault_configuration(
         )
         return None
     waits = [release.release] if release.release is not None else []
+    # Our release's address and CA unless the stack names a Vault (and its CA) of its own.
+    connection = dataclasses.replace(
+        connection,
+        address=connection.address if connection.address_given else release.address,
+        ca_cert=connection.ca_cert or release.ca_cert,
+    )
     return VaultConfiguration(
         spec, connection, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=waits))
     )

@@ -3,7 +3,7 @@
 Each resource is one object at one Vault path (a mount, the Kubernetes auth config, an auth role, a
 policy, a database connection or role), so `pulumi up` shows a create, update or delete per object.
 A resource's inputs are the object's fields, named as Vault's API names them, plus how to reach
-Vault: `vault_address` and the secret `vault_token`.
+Vault: `vault_address`, the secret `vault_token`, and outside dev `vault_ca_cert`, the CA it is verified with.
 
 Diff: a changed *identity* field (the path or the kind of object) replaces the object; any other
 change, the connection included, rewrites it in place. The connection counts because the engine
@@ -16,7 +16,9 @@ on the next `pulumi up`. Fields Vault never returns (passwords, JWTs) keep their
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import hvac
@@ -25,7 +27,7 @@ import pulumi
 import pulumi.dynamic
 import requests
 
-CONNECTION = ("vault_address", "vault_token")
+CONNECTION = ("vault_address", "vault_token", "vault_ca_cert")
 Props = dict[str, Any]
 
 
@@ -37,15 +39,41 @@ class VaultRequestFailed(RuntimeError):
 def vault_client(props: Mapping[str, Any], action: str) -> Iterator[hvac.Client]:
     """An hvac client for the resource's Vault; failures become messages that say what to do."""
     address = props["vault_address"]
-    client = hvac.Client(url=address, token=props["vault_token"], timeout=30)
+    with contextlib.ExitStack() as stack:
+        client = hvac.Client(
+            url=address, token=props["vault_token"], timeout=30, verify=_verify(stack, props)
+        )
+        with _explained(address, action):
+            yield client
+
+
+def _verify(stack: contextlib.ExitStack, props: Mapping[str, Any]) -> bool | str:
+    """requests' `verify`: a file holding the CA the stack gave, else the system's CAs."""
+    ca_cert = props.get("vault_ca_cert") or ""
+    if not ca_cert:
+        return True
+    # requests reads `verify` as a path; the file lives as long as the client.
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vault-ca-")))
+    (folder / "ca.pem").write_text(ca_cert)
+    return str(folder / "ca.pem")
+
+
+@contextlib.contextmanager
+def _explained(address: str, action: str) -> Iterator[None]:
     try:
-        yield client
+        yield
+    except requests.exceptions.SSLError as exc:
+        raise VaultRequestFailed(
+            f"Vault at {address} did not prove who it is to {action} ({_first_line(exc)}). Outside dev "
+            "the platform's CA signs Vault's certificate and the program trusts it; a Vault elsewhere needs "
+            'its CA in `pulumi config set meridian:vaultCaCert "$(cat ca.pem)"` (docs/vault.md)'
+        ) from None
     except requests.exceptions.ConnectionError as exc:
         raise VaultRequestFailed(
             f"cannot reach Vault at {address} to {action} ({type(exc).__name__}). The default address "
             "resolves only inside the cluster: run `kubectl -n vault port-forward svc/vault 8200:8200` and "
-            "`pulumi config set meridian:vaultAddress http://127.0.0.1:8200`, or run pulumi where "
-            f"{address} resolves (docs/vault.md)"
+            "`pulumi config set meridian:vaultAddress https://127.0.0.1:8200` (http:// in dev), or run "
+            f"pulumi where {address} resolves (docs/vault.md)"
         ) from None
     except (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized) as exc:
         raise VaultRequestFailed(
@@ -339,9 +367,13 @@ class VaultObject(pulumi.dynamic.Resource):
         token: pulumi.Input[str],
         fields: Mapping[str, Any],
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        ca_cert: pulumi.Input[str] = "",
     ) -> None:
         provider = self.provider_class()
         props = {"vault_address": address, "vault_token": pulumi.Output.secret(token), **fields}
+        if ca_cert:  # left out when empty, so stacks from before TLS see no change
+            props["vault_ca_cert"] = ca_cert
         # Whatever the caller passed, what Vault never shows again is kept as a secret.
         props |= {key: pulumi.Output.secret(fields[key]) for key in provider.write_only if key in fields}
         secret = pulumi.ResourceOptions(additional_secret_outputs=["vault_token", *provider.write_only])

@@ -4,6 +4,8 @@ Everything here is either secret (the token, the databases' admin passwords) or 
 `pulumi up` runs (the address), so it lives in the stack, not in the environment spec:
 
     meridian:vaultAddress          where Vault answers (default: the in-cluster Service address)
+    meridian:vaultCaCert           PEM of the CA that signed that Vault's certificate (default: the
+                                   platform's own CA, which signs our release's certificate outside dev)
     meridian:vaultToken            secret; a token with the platform policy of docs/vault.md
     meridian:vaultDatabaseAdmins   secret object {app: {username, password}}: the role Vault logs in
                                    as to create and drop each app's short-lived database users
@@ -52,6 +54,7 @@ class VaultConnection:
     address: str = SERVICE_ADDRESS
     token: pulumi.Input[str] | None = None
     address_given: bool = False  # meridian:vaultAddress is set: Vault may run elsewhere than our release
+    ca_cert: pulumi.Input[str] = ""  # PEM the client verifies Vault with; empty: the system's CAs
     database_admins: Mapping[str, DatabaseAdmin] = field(default_factory=dict)
     kubernetes: KubernetesApi = field(default_factory=KubernetesApi)
 
@@ -62,6 +65,7 @@ def read_vault_connection(config: pulumi.Config) -> VaultConnection:
         address=address or SERVICE_ADDRESS,
         token=config.get_secret("vaultToken"),
         address_given=address is not None,
+        ca_cert=config.get("vaultCaCert") or "",
         database_admins=parse_database_admins(config.get_object("vaultDatabaseAdmins")),
         kubernetes=parse_kubernetes_api(config.get_object("vaultKubernetesApi")),
     )

@@ -93,9 +93,7 @@ rules := {
 # Rules the repository's own platform render still breaks, while the change that fixes it is on its
 # way: reported as warnings until the date (which still counts), then at their catalog severity by
 # themselves. Each says what must change. Remove the entry when the render complies.
-transitions := {
-	"MER-PLT-006": _until("2027-01-31", "infra/meridian_infra/vault.py serves Vault over plain HTTP in staging and prod (tls_disable = 1, global.tlsDisable left at true, http:// join addresses)"),
-}
+transitions := {}
 
 _until(date, reason) := {"until": date, "reason": reason}
 

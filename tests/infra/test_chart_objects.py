@@ -12,6 +12,7 @@ import yaml
 from meridian_infra import sizing
 from meridian_infra.observability import ALWAYS_FIRING, GrafanaNotShared, prometheus_stack_values
 from meridian_infra.spec import quantity
+from meridian_infra.vault_tls import CA_SECRET, SERVER_SECRET, SERVER_TLS_DIR
 
 ENVS = ["dev", "staging", "prod"]
 
@@ -267,3 +268,37 @@ def test_apps_reach_the_otlp_collector(rendered, env):
     assert ro.selects(ingress["spec"]["podSelector"], labels)
     config = render.one("ConfigMap", "alloy", release="alloy")["data"]["config.alloy"]
     assert 'endpoint = "0.0.0.0:4317"' in config and 'endpoint = "0.0.0.0:4318"' in config
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_vault_outside_dev_serves_tls_with_the_platforms_certificate(rendered, env):
+    render = rendered[env]
+    config = next(
+        o for o in render.find("ConfigMap", release="vault") if o["metadata"]["name"] == "vault-config"
+    )
+    hcl = next(iter(config["data"].values()))
+    assert "tls_disable" not in hcl
+    assert f'tls_cert_file = "{SERVER_TLS_DIR}/tls.crt"' in hcl
+    assert "http://" not in hcl and 'leader_api_addr = "https://vault-0.vault-internal:8200"' in hcl
+    server = render.one("StatefulSet", "vault", release="vault")
+    mounted = {v["name"]: v for v in ro.pod_spec(server)["volumes"]}
+    assert mounted["tls"]["secret"]["secretName"] == SERVER_SECRET
+    vault = next(c for c in ro.pod_spec(server)["containers"] if c["name"] == "vault")
+    assert any(m["mountPath"] == SERVER_TLS_DIR for m in vault["volumeMounts"])
+    env_vars = {e["name"]: e.get("value") for e in vault["env"]}
+    assert env_vars["VAULT_ADDR"].startswith("https://")
+    injector = render.one("Deployment", "vault-agent-injector", release="vault")
+    injector_env = {e["name"]: e.get("value") for e in ro.pod_spec(injector)["containers"][0]["env"]}
+    assert injector_env["AGENT_INJECT_VAULT_ADDR"].startswith("https://")
+    assert render.one("Secret", SERVER_SECRET)["type"] == "kubernetes.io/tls"
+    for app in render.spec.apps:
+        ca = [s for s in render.find("Secret", CA_SECRET) if s["metadata"]["namespace"] == app]
+        assert len(ca) == 1 and set(ca[0]["stringData"]) == {"ca.crt"}
+
+
+def test_dev_vault_serves_plain_http_and_hands_out_no_certificates(rendered):
+    render = rendered["dev"]
+    server = render.one("StatefulSet", "vault", release="vault")
+    vault = next(c for c in ro.pod_spec(server)["containers"] if c["name"] == "vault")
+    assert {e["name"]: e.get("value") for e in vault["env"]}["VAULT_ADDR"].startswith("http://")
+    assert not render.find("Secret", SERVER_SECRET) and not render.find("Secret", CA_SECRET)

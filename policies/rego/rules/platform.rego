@@ -143,3 +143,22 @@ violation contains lib.violation(e, "MER-PLT-006", msg) if {
 	startswith(address, "http://")
 	msg := sprintf("points its Vault Agent at %s in %s (annotation vault.hashicorp.com/service); use the https:// address", [address, lib.environment])
 }
+
+# An agent that does not verify the server hands its service-account token to whoever answers.
+_injected(e) if object.get(lib.pod_metadata(e.obj), ["annotations", "vault.hashicorp.com/agent-inject"], "") == "true"
+
+violation contains lib.violation(e, "MER-PLT-006", msg) if {
+	_beyond_dev
+	some e in lib.workloads
+	_injected(e)
+	object.get(lib.pod_metadata(e.obj), ["annotations", "vault.hashicorp.com/ca-cert"], "") == ""
+	msg := sprintf("has a Vault Agent that does not verify Vault's certificate in %s; set the annotations vault.hashicorp.com/tls-secret: vault-ca and vault.hashicorp.com/ca-cert: /vault/tls/ca.crt", [lib.environment])
+}
+
+violation contains lib.violation(e, "MER-PLT-006", msg) if {
+	_beyond_dev
+	some e in lib.workloads
+	_injected(e)
+	object.get(lib.pod_metadata(e.obj), ["annotations", "vault.hashicorp.com/tls-skip-verify"], "") == "true"
+	msg := sprintf("has a Vault Agent that skips verifying Vault's certificate in %s (vault.hashicorp.com/tls-skip-verify); remove it and give vault.hashicorp.com/ca-cert", [lib.environment])
+}

@@ -125,3 +125,24 @@ test_vault_clients_over_plain_http_are_reported if {
 	"MER-PLT-006" in fx.prod_rule_ids([annotated, fx.pdb])
 	not "MER-PLT-006" in fx.rule_ids([annotated])
 }
+
+_agent(annotations) := fx.patched([{"op": "add", "path": "/spec/template/metadata/annotations", "value": object.union({"vault.hashicorp.com/agent-inject": "true"}, annotations)}])
+
+_agent_problems(annotations, env) := {r.detail | some r in fx.results([_agent(annotations), fx.pdb], env); r.rule == "MER-PLT-006"}
+
+test_vault_agents_that_do_not_verify_vault_are_reported_outside_dev if {
+	some detail in _agent_problems({}, "prod")
+	contains(detail, "does not verify Vault's certificate in prod")
+	count(_agent_problems({}, "staging")) == 1
+	_agent_problems({}, "dev") == set()
+}
+
+test_vault_agents_that_skip_verification_are_reported if {
+	skipping := {"vault.hashicorp.com/ca-cert": "/vault/tls/ca.crt", "vault.hashicorp.com/tls-skip-verify": "true"}
+	some detail in _agent_problems(skipping, "prod")
+	contains(detail, "skips verifying Vault's certificate")
+}
+
+test_vault_agents_with_the_platform_ca_pass if {
+	_agent_problems({"vault.hashicorp.com/tls-secret": "vault-ca", "vault.hashicorp.com/ca-cert": "/vault/tls/ca.crt"}, "prod") == set()
+}
