@@ -99,8 +99,8 @@ def _kind(*args: str) -> str:
     kind = shutil.which("kind")
     if kind is None:
         raise RuntimeError(
-            "kind is not on PATH (`make tools` does not install it): `go install sigs.k8s.io/kind@v0.33.0`, "
-            "or set cluster.type to local in the spec"
+            "kind is not on PATH: `meridian tools install --group kind` builds the pinned version into bin/ "
+            "(`make up` does so when a container engine answers), or set cluster.type to local in the spec"
         )
     proc = subprocess.run([kind, *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
