@@ -66,6 +66,9 @@ if [ $force = 0 ] && up_to_date; then echo "build.sh: argocd up to date"; exit 0
 if [ $check = 1 ]; then echo "build.sh: argocd is stale"; exit 1; fi
 
 cd "$HERE"
+# `go list -m` reports a module's folder only once it is in the module cache: on a fresh machine
+# nothing has downloaded Argo CD yet.
+go mod download "$MODULE"
 version="$(go list -m -f '{{.Version}}' $MODULE)"
 # build date = the module's publication time, so two builds of one pin are identical
 built="$(go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' $MODULE)"
