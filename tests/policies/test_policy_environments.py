@@ -18,6 +18,7 @@ def test_every_environment_passes_the_gate(repo, run_meridian, tmp_path):
     result = run_meridian(
         "policy", "check", "--all", "--format", "json", "--output", str(tmp_path / "gate.json"), timeout=1800
     )
+    assert (tmp_path / "gate.json").is_file(), f"exit {result.returncode}: {result.stderr[-3000:]}"
     report = json.loads((tmp_path / "gate.json").read_text())
     assert report["environments"] == envs
     assert report["tools"] == ["conftest", "checkov", "secrets"]
