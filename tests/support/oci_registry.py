@@ -17,6 +17,7 @@ class RegistryDidNotStart(RuntimeError):
 @contextlib.contextmanager
 def serve_registry(tool: str, folder: Path) -> Iterator[str]:
     """Run the registry with its blobs in `folder`; yields its address (127.0.0.1:PORT)."""
+    folder.mkdir(parents=True, exist_ok=True)
     addr_file = folder / "address"
     log_path = folder / "registry.log"
     with log_path.open("wb") as log:
