@@ -1,4 +1,5 @@
-"""Run the platform program under Pulumi's mocks once per environment and share the recording."""
+"""Run the platform program under Pulumi's mocks once per environment and share the recording; render
+every environment through the pinned charts; serve the pinned charts from a real OCI registry."""
 
 from __future__ import annotations
 
