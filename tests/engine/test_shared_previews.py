@@ -52,6 +52,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 def configure(project: Project, env: str) -> None:
     spec = load_spec(Repo(project.root), env)
+    (project.root / ".meridian" / "state").mkdir(parents=True, exist_ok=True)  # as `meridian` makes it
     created = project.pulumi("stack", "init", "--secrets-provider", "passphrase", stack=env)
     assert created.returncode == 0, output(created)
     settings: list[tuple[str, str]] = [
