@@ -5,7 +5,9 @@ else `$MERIDIAN_CHART_MIRROR` (one mirror for every chart of every environment),
 repository. A mirror is one of
 
 - a classic Helm repository over http(s) (an `index.yaml` beside the archives),
-- an OCI registry (`oci://host/path`; the chart is `oci://host/path/<chart>`),
+- an OCI registry (`oci://host/path`; the chart is `oci://host/path/<chart>`, tagged with its
+  version); one on a loopback address is spoken to in plain HTTP, as Docker and containerd treat
+  127.0.0.0/8 and localhost, every other over HTTPS,
 - a local folder of archives (`/abs/path` or `file:///abs/path`, holding `<chart>-<version>.tgz`; in
   the environment variable a relative folder is relative to the current directory).
 
@@ -16,6 +18,7 @@ lets an optional chart be skipped (an air-gapped laptop), since nobody asked for
 from __future__ import annotations
 
 import io
+import ipaddress
 import os
 import tarfile
 import urllib.error
@@ -94,7 +97,8 @@ class ChartSource:
             _check_archive(self)
         elif self.kind is SourceKind.REPOSITORY:
             _check_repository(self)
-        # An OCI registry is asked by Helm itself at install time; its errors name the reference.
+        else:
+            _check_oci(self)
 
 
 def resolve(
@@ -199,3 +203,48 @@ def _check_repository(source: ChartSource) -> None:
             f"{source.setting}: {source.location} does not serve "
             f"{source.pin.chart} {source.pin.version} ({has})"
         )
+
+
+def plain_http(location: str) -> bool:
+    """Whether an OCI registry is spoken to in plain HTTP: only on a loopback address."""
+    host = urllib.parse.urlparse(location).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def oci_tag(version: str) -> str:
+    """Helm tags a chart with its version, `+` (not allowed in a tag) written as `_`."""
+    return version.replace("+", "_")
+
+
+_OCI_MANIFESTS = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
+
+
+def _check_oci(source: ChartSource) -> None:
+    """Ask the registry (the OCI distribution API) for the pinned chart's manifest by its tag."""
+    parsed = urllib.parse.urlparse(source.location)
+    scheme = "http" if plain_http(source.location) else "https"
+    repository = "/".join(p for p in (parsed.path.strip("/"), source.pin.chart) if p)
+    url = f"{scheme}://{parsed.netloc}/v2/{repository}/manifests/{oci_tag(source.pin.version)}"
+    request = urllib.request.Request(url, method="HEAD", headers={"Accept": _OCI_MANIFESTS})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=_PROBE_TIMEOUT_S):  # noqa: S310 - http(s) only
+            return
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            return  # the registry wants credentials: Helm's own registry login answers at install time
+        if exc.code == 404:
+            raise ChartSourceError(
+                f"{source.setting}: {source.location} has no {source.pin.chart} {source.pin.version} "
+                f"({url} answered 404): is the registry path right, and was the chart pushed there?"
+            ) from None
+        raise ChartSourceError(
+            f"{source.setting}: {url} answered HTTP {exc.code}: {source.location} is not an OCI registry"
+        ) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ChartUnreachable(f"{url} did not answer: {reason}") from None

@@ -2,8 +2,10 @@
 
 Versions are pinned here and nowhere else; an environment may only point a chart at a mirror of its
 repository (`charts.<name>.repository` in the spec, or $MERIDIAN_CHART_MIRROR for all; see
-`chart_sources`) or mark it required. Bumping a chart is a
-one-line change that every environment then picks up through its own promotion.
+`chart_sources`) or mark it required. Bumping a chart changes its line here, which every
+environment then picks up through its own promotion. Helm never upgrades the CRDs a chart keeps
+in a crds/ folder, so where those changed they are applied from `meridian render ENV --platform`'s
+build/crds/ENV/ before that environment's `up` (docs/operations.md, "Chart CRDs").
 """
 
 from __future__ import annotations

@@ -218,8 +218,8 @@ def allow_vault_clients(namespace: str, database_cidrs: list[str]) -> list[Manif
 
 
 # Admission webhooks the charts register, by namespace: (policy name, pod labels, port). The API
-# server calls them; both fail open, so a blocked webhook silently admits pods without what it adds
-# (the Vault Agent sidecar, the operator's validation).
+# server calls them; where they fail closed (admission.py: staging, prod) a blocked webhook refuses
+# every app pod or rule, and where they fail open (dev) it silently admits them without what it adds.
 WEBHOOKS: dict[str, list[tuple[str, dict[str, str], int]]] = {
     VAULT_NAMESPACE: [("allow-webhook-vault-agent-injector", {APP_NAME_LABEL: "vault-agent-injector"}, 8080)],
     MONITORING_NAMESPACE: [

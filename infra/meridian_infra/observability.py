@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 
-from meridian_infra import dashboards, sizing, slo
+from meridian_infra import admission, dashboards, sizing, slo
 from meridian_infra.helm import Charts
 from meridian_infra.objects import TEAM_LABEL, Manifest, declare, manifest
 from meridian_infra.spec.models import EnvironmentSpec, LokiMode
@@ -117,7 +117,12 @@ def prometheus_stack_values(
         "prometheusOperator": {
             "resources": sized(sizing.CONTROLLER),
             "prometheusConfigReloader": {"resources": sized(sizing.SIDECAR)},
-            "admissionWebhooks": {"patch": {"resources": sized(sizing.SIDECAR)}},
+            "admissionWebhooks": {
+                # The chart's post-install job patches the same policy in with the CA bundle.
+                "failurePolicy": admission.failure_policy(spec),
+                "namespaceSelector": admission.all_namespaces_but(NAMESPACE),
+                "patch": {"resources": sized(sizing.SIDECAR)},
+            },
         },
         "kube-state-metrics": {"resources": sized(sizing.CONTROLLER)},
         "prometheus-node-exporter": {"resources": sized(sizing.SIDECAR)},

@@ -12,7 +12,7 @@ from typing import Any
 
 import pulumi
 
-from meridian_infra import sizing
+from meridian_infra import admission, sizing
 from meridian_infra.helm import Charts
 from meridian_infra.objects import Manifest, declare, manifest
 from meridian_infra.spec.models import EnvironmentSpec, SealType, VaultMode
@@ -116,6 +116,12 @@ def helm_values(spec: EnvironmentSpec, server_config: pulumi.Input[str]) -> dict
             "metrics": {"enabled": True},
             "resources": sizing.resources(sizing.CONTROLLER),
             "securityContext": security,
+            # Only app pods get an agent; the cluster's side of a call that gets no answer is
+            # decided per environment (admission.py).
+            "webhook": {
+                "failurePolicy": admission.failure_policy(spec),
+                "namespaceSelector": admission.app_namespaces_only(),
+            },
         },
         "server": {
             "dataStorage": {"enabled": ha, "size": spec.vault.storage},

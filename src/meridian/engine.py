@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meridian_infra.chart_sources import MIRROR_ENV
+
 from meridian.errors import ConflictError, InputError
 from meridian.liveness import process_alive
 from meridian.paths import Repo
@@ -73,6 +75,11 @@ class Stack:
             # Plugins come from bin/ (see tools/pulumi); never reach for get.pulumi.com.
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
         )
+        # The engine runs the program in its own folder (infra/): a relative chart mirror means the
+        # folder relative to where the command was given, as `meridian render` reads it.
+        mirror = env.get(MIRROR_ENV, "").strip()
+        if mirror and "://" not in mirror and not mirror.startswith("/"):
+            env[MIRROR_ENV] = str(Path(mirror).resolve())
         if not any(os.environ.get(v) for v in PASSPHRASE_VARIABLES):
             env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(self._local_passphrase())
         return env

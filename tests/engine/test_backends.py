@@ -5,12 +5,14 @@ there were none."""
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from meridian_infra.chart_sources import MIRROR_ENV
 
 from meridian.engine import Stack, file_backend_dir, recover, stack_locks
 from meridian.errors import InputError
@@ -82,3 +84,15 @@ def test_a_lock_in_a_file_backend_named_by_url_is_found(run_meridian, repo_root,
     assert result.returncode == 3, result.stdout + result.stderr
     assert f"locked by an update that died (pid {lock['pid']}" in result.stderr
     assert "meridian recover dev" in result.stderr
+
+
+def test_a_relative_chart_mirror_reaches_the_program_as_the_folder_the_user_meant(
+    repo_root, monkeypatch, tmp_path
+):
+    # The engine starts the program in infra/: relative to there, the folder would be another one.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(MIRROR_ENV, "mirror")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", secrets.token_urlsafe(12))
+    assert Stack(Repo(repo_root), "dev").environment()[MIRROR_ENV] == str(tmp_path / "mirror")
+    monkeypatch.setenv(MIRROR_ENV, "oci://127.0.0.1:5000/charts")
+    assert Stack(Repo(repo_root), "dev").environment()[MIRROR_ENV] == "oci://127.0.0.1:5000/charts"

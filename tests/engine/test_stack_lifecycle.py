@@ -1,138 +1,36 @@
 """The real Pulumi engine (bin/) runs the real program against a real local control plane.
 
-Each test works in a scratch project: the repository's program, environments and tools, with its
-own state backend, passphrase, stack config and cluster, so the developer's dev stack is never
-touched. The scratch Pulumi.yaml points the Python runtime at the repository's .venv directly
-(the checked-in one lets the uv toolchain sync it first); everything else is the checked-in setup.
+Each test works in a scratch project (support.engine_project): the repository's program,
+environments and tools, with its own state backend, passphrase, stack config and cluster, so the
+developer's dev stack is never touched.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from unittest import mock
 
 import pytest
-from meridian_infra.chart_sources import MIRROR_ENV
+import yaml
 from meridian_infra.charts import CHARTS
 from support.chart_archives import pinned_charts_source
 from support.egress_watch import combined, process_tree, watch_connections
+from support.engine_project import TIMEOUT_S, Project, make_project_root, output
 from support.local_cluster import REPO_ROOT, free_port_base, wait_for
 
 from meridian.cluster.api import KubeApi
-from meridian.cluster.components import NAMES, PYTHON_MODULES, server_url
 from meridian.cluster.egress import log_entries
-from meridian.cluster.layout import Ports
-from meridian.cluster.procs import find_ours
-from meridian.engine import Stack
-from meridian.paths import Repo
+from meridian.render.chart_templates import ChartLoader
 
 pytestmark = pytest.mark.slow
 
-LINKED = ("infra", "environments", "tools", "bin", "apps")
-TIMEOUT_S = 900
-PULUMI = str(REPO_ROOT / "bin" / "pulumi")
-
-
-@dataclass
-class Project:
-    root: Path
-    cluster_dir: Path
-    port_base: int
-    chart_mirror: str  # $MERIDIAN_CHART_MIRROR for the program, or "upstream"
-
-    @property
-    def env(self) -> dict[str, str]:
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("MERIDIAN_", "PULUMI_"))}
-        if self.chart_mirror != "upstream":
-            keep[MIRROR_ENV] = self.chart_mirror
-        return {
-            **keep,
-            "MERIDIAN_ROOT": str(self.root),
-            "MERIDIAN_CLUSTER_DIR": str(self.cluster_dir),
-            "MERIDIAN_CLUSTER_PORT_BASE": str(self.port_base),
-            "COLUMNS": "250",
-            "NO_COLOR": "1",
-        }
-
-    def meridian(self, *args: str, timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "meridian.cli", *args],
-            cwd=self.root,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def start_meridian(self, *args: str) -> subprocess.Popen[str]:
-        """In its own process group, so the whole tree (CLI, engine, plugins) can be killed at once."""
-        return subprocess.Popen(
-            [sys.executable, "-m", "meridian.cli", *args],
-            cwd=self.root,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-
-    def pulumi_env(self) -> dict[str, str]:
-        """What `meridian` gives the engine in this project (its backend, its passphrase file)."""
-        with mock.patch.dict(os.environ, self.env, clear=True):
-            return Stack(Repo(self.root), "dev").environment()
-
-    def pulumi(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(REPO_ROOT / "bin" / "pulumi"), *args, "--stack", "dev", "--non-interactive"],
-            cwd=self.root,
-            env=self.pulumi_env(),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
-        )
-
-    def start_pulumi(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [str(REPO_ROOT / "bin" / "pulumi"), *args, "--stack", "dev", "--non-interactive"],
-            cwd=self.root,
-            env=self.pulumi_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-
-    def plugin_processes(self) -> list[int]:
-        """Engine plugins started from this project's bin/ link (their command line names it)."""
-        prefix = str(self.root / "bin") + "/"
-        found = []
-        for proc in Path("/proc").glob("[0-9]*"):
-            try:
-                argv0 = (proc / "cmdline").read_bytes().split(b"\0")[0].decode()
-            except OSError:
-                continue
-            if argv0.startswith(prefix):
-                found.append(int(proc.name))
-        return found
-
-    def cluster_processes(self) -> list[int]:
-        return list(find_ours(NAMES, os.path.join(self.cluster_dir, ""), modules=PYTHON_MODULES))
-
-    def api(self) -> KubeApi:
-        return KubeApi(server_url(Ports.from_base(self.port_base)), self.cluster_dir / "pki")
-
-    def locks(self) -> list[Path]:
-        return sorted((self.root / ".meridian" / "state" / ".pulumi" / "locks").glob("**/dev/*.json"))
+KUBECTL = str(REPO_ROOT / "bin" / "kubectl")
 
 
 def namespace_exists(project: Project, name: str) -> bool:
@@ -140,29 +38,58 @@ def namespace_exists(project: Project, name: str) -> bool:
         return api.exists(f"/api/v1/namespaces/{name}")
 
 
-def output(result: subprocess.CompletedProcess[str]) -> str:
-    return (
-        f"exit {result.returncode}\n--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}"
-    )
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    root = tmp_path_factory.mktemp("engine-project")
-    for name in LINKED:
-        (root / name).symlink_to(REPO_ROOT / name)
-    (root / "Pulumi.yaml").write_text(
-        "name: meridian\n"
-        "runtime:\n  name: python\n  options:\n"
-        f"    virtualenv: {REPO_ROOT / '.venv'}\n"
-        "main: infra/\n"
-    )
+    root = make_project_root(tmp_path_factory.mktemp("engine-project"))
     made = Project(root, root / "cluster", free_port_base(), pinned_charts_source())
     yield made
     made.meridian("destroy", "dev")
     for pid in made.plugin_processes():
         os.kill(pid, signal.SIGKILL)
     made.meridian("cluster", "down", "--local", "--purge")
+
+
+@pytest.fixture(scope="module")
+def bare_cluster(project: Project) -> dict[str, set[str]]:
+    """The cluster-scoped objects of the local control plane before the platform is installed:
+    what destroy must get back to, apart from what the docs say it leaves."""
+    started = project.meridian("cluster", "up", "--local")
+    assert started.returncode == 0, output(started)
+    with project.api() as api:
+        return cluster_scoped_objects(api)
+
+
+@pytest.fixture(scope="module")
+def dev_render(project: Project) -> Path:
+    """`meridian render dev --platform` in the project: build/crds/dev holds the charts' CRDs."""
+    rendered = project.meridian("render", "dev", "--platform")
+    assert rendered.returncode == 0, output(rendered)
+    return project.root / "build" / "crds" / "dev"
+
+
+def cluster_scoped_objects(api: KubeApi) -> dict[str, set[str]]:
+    """Every cluster-scoped object the API server lists, by kind (API discovery, preferred versions)."""
+    versions = ["/api/v1"] + [
+        f"/apis/{group['preferredVersion']['groupVersion']}" for group in api.get("/apis")["groups"]
+    ]
+    found: dict[str, set[str]] = {}
+    for version in versions:
+        for resource in api.get(version)["resources"]:
+            if resource["namespaced"] or "/" in resource["name"] or "list" not in resource["verbs"]:
+                continue
+            items = api.get(f"{version}/{resource['name']}")["items"]
+            found.setdefault(resource["kind"], set()).update(i["metadata"]["name"] for i in items)
+    return found
+
+
+def kubectl(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KUBECTL, "--kubeconfig", str(project.cluster_dir / "kubeconfig"), *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
 
 
 def installed_releases(project: Project) -> dict[str, str]:
@@ -177,7 +104,7 @@ def installed_releases(project: Project) -> dict[str, str]:
     return found
 
 
-def test_up_installs_every_chart_then_a_second_up_changes_nothing(project):
+def test_up_installs_every_chart_then_a_second_up_changes_nothing(project, bare_cluster):
     # The charts register admission webhooks the API server then calls: its egress is pinned to
     # loopback, and nothing of the command, the engine or the control plane may leave it.
     running = project.start_meridian("up", "dev")
@@ -210,7 +137,59 @@ def test_up_installs_every_chart_then_a_second_up_changes_nothing(project):
 
     second = project.meridian("up", "dev")
     assert second.returncode == 0, output(second)
-    assert " created" not in second.stdout and "unchanged" in second.stdout
+    # The engine's own record of that update: every resource the same, none created, updated,
+    # replaced or deleted.
+    assert last_update_changes(project) == {"same"}, output(second)
+
+
+def last_update_changes(project: Project) -> set[str]:
+    history = project.pulumi("stack", "history", "--json")
+    assert history.returncode == 0, output(history)
+    updates = [u for u in json.loads(history.stdout) if u.get("kind") == "update"]
+    latest = max(updates, key=lambda u: u.get("version", 0))
+    assert latest["result"] == "succeeded", latest
+    return {kind for kind, count in (latest.get("resourceChanges") or {}).items() if count}
+
+
+def test_the_documented_crd_step_moves_chart_crds_that_helm_left_behind(project, dev_render):
+    """docs/operations.md, "Chart CRDs": Helm leaves installed CRDs as they are on an upgrade; the
+    CRDs the render writes, applied server-side, bring the cluster's to what the pinned charts carry."""
+    files = sorted(dev_render.glob("*.yaml"))
+    assert {f.stem for f in files} >= {"tigera-operator", "kube-prometheus-stack", "alloy"}, files
+    crds = [d for f in files for d in yaml.load_all(f.read_text(), Loader=ChartLoader) if d]
+    podlogs = next(c for c in crds if c["metadata"]["name"] == "podlogs.monitoring.grafana.com")
+    field = sorted(
+        podlogs["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    )[0]
+    # The cluster holds an older CRD than the chart: one field of its schema is missing.
+    path = f"/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/{field}"
+    older = kubectl(
+        project,
+        "patch",
+        "crd",
+        podlogs["metadata"]["name"],
+        "--type=json",
+        "-p",
+        json.dumps([{"op": "remove", "path": path}]),
+    )
+    assert older.returncode == 0, output(older)
+    assert field not in live_spec_fields(project, podlogs["metadata"]["name"])
+
+    applied = kubectl(project, "apply", "--server-side", "--force-conflicts", "-f", str(dev_render))
+    assert applied.returncode == 0, output(applied)
+    assert field in live_spec_fields(project, podlogs["metadata"]["name"])
+    with project.api() as api:
+        live = {
+            c["metadata"]["name"]
+            for c in api.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")["items"]
+        }
+    assert {c["metadata"]["name"] for c in crds} <= live
+
+
+def live_spec_fields(project: Project, crd: str) -> set[str]:
+    with project.api() as api:
+        live = api.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}")
+    return set(live["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"])
 
 
 def test_validate_checks_every_object_once_the_charts_installed_their_crds(project):
@@ -268,7 +247,13 @@ def test_an_update_killed_mid_way_is_recovered(project):
     assert again.returncode == 0, output(again)
 
 
-def test_destroy_removes_the_platform_and_leaves_only_the_charts_crds(project):
+# docs/operations.md says what destroy leaves behind; this reads it from there.
+DOCUMENTED_LEFTOVERS = re.compile(
+    r"on dev's local control plane: (?P<count>\d+) of them, from the releases (?P<releases>[^)]+)\)"
+)
+
+
+def test_destroy_removes_the_platform_and_leaves_only_what_the_docs_name(project, bare_cluster, dev_render):
     destroyed = project.meridian("destroy", "dev")
     assert destroyed.returncode == 0, output(destroyed)
     wait_for(lambda: not namespace_exists(project, "orders"), "namespace orders deleted")
@@ -277,3 +262,37 @@ def test_destroy_removes_the_platform_and_leaves_only_the_charts_crds(project):
             lambda ns=pin.namespace: not namespace_exists(project, ns), f"namespace {pin.namespace} deleted"
         )
     assert installed_releases(project) == {}
+
+    with project.api() as api:
+        after = cluster_scoped_objects(api)
+    left = {
+        kind: sorted(names - bare_cluster.get(kind, set()))
+        for kind, names in after.items()
+        if names - bare_cluster.get(kind, set())
+    }
+    crds_left = set(left.pop("CustomResourceDefinition", []))
+    # The API server registers an APIService for each version of a CRD's group while the CRD exists.
+    served = {
+        f"{version['name']}.{crd['spec']['group']}"
+        for f in dev_render.glob("*.yaml")
+        for crd in yaml.load_all(f.read_text(), Loader=ChartLoader)
+        if crd and crd["metadata"]["name"] in crds_left
+        for version in crd["spec"]["versions"]
+    }
+    left["APIService"] = sorted(set(left.get("APIService", [])) - served)
+    left = {kind: names for kind, names in left.items() if names}
+    assert not left, f"destroy left cluster-scoped objects the docs do not name: {left}"
+
+    docs = " ".join((REPO_ROOT / "docs" / "operations.md").read_text().split())
+    named = DOCUMENTED_LEFTOVERS.search(docs)
+    assert named, "docs/operations.md no longer says what destroy leaves on dev"
+    releases = set(re.split(r", | and ", named["releases"]))
+    rendered = {
+        f.stem: {d["metadata"]["name"] for d in yaml.load_all(f.read_text(), Loader=ChartLoader) if d}
+        for f in dev_render.glob("*.yaml")
+    }
+    assert set(rendered) == releases, (
+        f"the docs name {sorted(releases)}; the charts carry CRDs in {sorted(rendered)}"
+    )
+    assert crds_left == set().union(*rendered.values())
+    assert len(crds_left) == int(named["count"]), f"{len(crds_left)} CRDs left, the docs say {named['count']}"

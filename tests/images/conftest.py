@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from image_seeds import REPO_ROOT, SEED_REVISION, Seed, push_seeds
+from support.oci_registry import RegistryDidNotStart, serve_registry
 
 from meridian import toolchain
 from meridian.images import registry, signing
@@ -47,36 +47,11 @@ def repo() -> Repo:
 
 @pytest.fixture(scope="session")
 def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    tool = _tool(registry.TOOL)
-    folder = tmp_path_factory.mktemp("registry")
-    addr_file = folder / "address"
-    log = (folder / "registry.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            tool,
-            "registry",
-            "-listen",
-            "127.0.0.1:0",
-            "-addr-file",
-            str(addr_file),
-            "-blobs",
-            str(folder / "blobs"),
-        ],
-        stdout=log,
-        stderr=log,
-    )
-    deadline = time.monotonic() + 30
-    while not addr_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the registry did not start: {(folder / 'registry.log').read_text()}")
-        time.sleep(0.05)
     try:
-        yield Registry(addr_file.read_text().strip())
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+        with serve_registry(_tool(registry.TOOL), tmp_path_factory.mktemp("registry")) as address:
+            yield Registry(address)
+    except RegistryDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
-"""Run the platform program under Pulumi's mocks once per environment and share the recording."""
+"""Run the platform program under Pulumi's mocks once per environment and share the recording; render
+every environment through the pinned charts; serve the pinned charts from a real OCI registry."""
 
 from __future__ import annotations
+
+import subprocess
 
 import pytest
 from meridian_infra.offline import record_platform
@@ -67,3 +70,47 @@ class Render:
         found = self.find(kind, name, release)
         assert len(found) == 1, f"{kind} {name}: {len(found)} rendered"
         return found[0]
+
+
+@pytest.fixture(scope="session")
+def chart_registry(repo_root, tmp_path_factory):
+    """A real OCI registry on loopback holding the six pinned charts, pushed with the pinned Helm as
+    a platform team fills its registry mirror; yields (oci:// mirror URL, {chart: archive pushed})."""
+    from meridian_infra.chart_sources import resolve  # noqa: PLC0415
+    from meridian_infra.charts import CHARTS  # noqa: PLC0415
+    from support.chart_archives import pinned_charts_source  # noqa: PLC0415
+    from support.oci_registry import RegistryDidNotStart, serve_registry  # noqa: PLC0415
+
+    from meridian import toolchain  # noqa: PLC0415
+    from meridian.images import registry  # noqa: PLC0415
+    from meridian.paths import Repo  # noqa: PLC0415
+    from meridian.render.chart_sources import ChartSource, fetch, helm_env  # noqa: PLC0415
+
+    repo = Repo(repo_root)
+    tools = {name: toolchain.which(repo, name) for name in ("helm", registry.TOOL)}
+    missing = [name for name, path in tools.items() if path is None]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed: run `make tools` (tools/tools.toml has its group)")
+    pinned_charts_source()  # fails, naming the setting, where the pinned charts cannot be had
+    work = tmp_path_factory.mktemp("chart-registry")
+    archives = {}
+    for pin in CHARTS.values():
+        source = resolve(pin, None, "the test run")
+        found = ChartSource(pin.name, pin.chart, pin.version, source.location, source.setting)
+        archives[pin.chart] = fetch(found, work / "cache", tools["helm"])
+    try:
+        with serve_registry(tools[registry.TOOL], work / "registry") as address:
+            mirror = f"oci://{address}/charts"
+            for archive in archives.values():
+                pushed = subprocess.run(
+                    [tools["helm"], "push", str(archive), mirror, "--plain-http"],
+                    capture_output=True,
+                    text=True,
+                    env=helm_env(work / "helm"),
+                    timeout=300,
+                    check=False,
+                )
+                assert pushed.returncode == 0, pushed.stderr
+            yield mirror, archives
+    except RegistryDidNotStart as exc:
+        pytest.fail(str(exc))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from meridian_infra.charts import CHARTS
 
 from meridian.errors import InputError
 from meridian.render import chart_exemptions
@@ -186,3 +187,45 @@ def test_render_fails_naming_the_mirror_setting_when_a_chart_cannot_be_had(run_m
     shown = " ".join((result.stdout + result.stderr).split())
     assert f"${MIRROR_ENV}" in shown and str(tmp_path / "no-mirror") in shown
     assert re.search(r"charts\.[a-z-]+\.repository", shown), shown
+
+
+def _scratch_checkout(root: Path, repo_root: Path) -> Path:
+    """The checkout's program, environments, tools and exemptions, with a build/ and .meridian/ of its
+    own: a render here leaves the developer's chart cache alone."""
+    root.mkdir()
+    for name in ("infra", "environments", "tools", "bin", "apps", "policies", "Pulumi.yaml"):
+        (root / name).symlink_to(repo_root / name)
+    return root
+
+
+@pytest.mark.slow
+def test_render_pulls_every_pinned_chart_from_an_oci_registry_mirror(
+    run_meridian, repo_root, chart_registry, tmp_path
+):
+    mirror, archives = chart_registry
+    root = _scratch_checkout(tmp_path / "checkout", repo_root)
+    result = run_meridian(
+        "render", "dev", "--platform", cwd=root, env={MIRROR_ENV: mirror, "MERIDIAN_ROOT": str(root)}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    charts = root / "build" / "dev" / "platform" / "charts"
+    assert {p.stem for p in charts.glob("*.yaml")} == set(CHARTS)
+    # What Helm pulled from the registry is, byte for byte, what was pushed.
+    pulled = {p.name: p.read_bytes() for p in (root / ".meridian" / "charts").rglob("*.tgz")}
+    assert pulled == {a.name: a.read_bytes() for a in archives.values()}
+
+
+def test_a_mistyped_oci_mirror_fails_the_render_naming_the_setting(
+    run_meridian, repo_root, chart_registry, tmp_path
+):
+    mirror, _ = chart_registry
+    typo = mirror.replace("/charts", "/chrats")
+    root = _scratch_checkout(tmp_path / "checkout", repo_root)
+    result = run_meridian(
+        "render", "dev", "--platform", cwd=root, env={MIRROR_ENV: typo, "MERIDIAN_ROOT": str(root)}
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    shown = " ".join((result.stdout + result.stderr).split())
+    assert f"from {typo} (${MIRROR_ENV}): helm pull {typo}/" in shown, shown
+    assert "not found" in shown, shown
+    assert not list((root / ".meridian" / "charts").rglob("*.tgz"))

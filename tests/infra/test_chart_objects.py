@@ -9,7 +9,7 @@ import base64
 import pytest
 import rendered_objects as ro
 import yaml
-from meridian_infra import sizing
+from meridian_infra import admission, sizing
 from meridian_infra.observability import ALWAYS_FIRING, GrafanaNotShared, prometheus_stack_values
 from meridian_infra.spec import quantity
 from meridian_infra.vault_tls import CA_SECRET, SERVER_SECRET, SERVER_TLS_DIR
@@ -94,6 +94,48 @@ def test_the_api_server_reaches_every_admission_webhook_through_the_network_poli
                 f"webhook {webhook['name']} ({pod['kind']} {pod['metadata']['name']}:{target}) "
                 "is behind default-deny"
             )
+
+
+# staging and prod run on clusters the platform shares and fail closed; dev's local control plane
+# runs no webhook process, so there every call fails and its webhooks fail open (admission.py).
+FAILURE_POLICY = {"dev": "Ignore", "staging": "Fail", "prod": "Fail"}
+OPERATOR_WEBHOOKS = {
+    "prometheusrulemutate.monitoring.coreos.com",
+    "prometheusrulevalidate.monitoring.coreos.com",
+    "alertmanagerconfigsvalidate.monitoring.coreos.com",
+}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_admission_webhook_fails_as_its_environment_decides(rendered, env):
+    render = rendered[env]
+    configs = render.find("MutatingWebhookConfiguration") + render.find("ValidatingWebhookConfiguration")
+    webhooks = {w["name"]: w for c in configs for w in c.get("webhooks") or []}
+    assert OPERATOR_WEBHOOKS | {"vault.hashicorp.com"} <= set(webhooks), sorted(webhooks)
+    policies = {
+        name: webhooks[name].get("failurePolicy") for name in OPERATOR_WEBHOOKS | {"vault.hashicorp.com"}
+    }
+    assert set(policies.values()) == {FAILURE_POLICY[env]}, policies
+    assert admission.failure_policy(render.spec) == FAILURE_POLICY[env]
+    # The chart's post-install job patches the CA bundle in, and the failure policy with it.
+    patch = next(
+        o
+        for o in render.find("Job", release="kube-prometheus-stack")
+        if o["metadata"]["name"].endswith("-patch")
+    )
+    args = [a for c in ro.pod_spec(patch)["containers"] for a in c.get("args") or []]
+    assert f"--patch-failure-policy={FAILURE_POLICY[env]}" in args, args
+    # Failing closed must not stop what the webhook does not serve: the injector sees app namespaces
+    # only, the operator's webhooks every namespace but the one whose rules come with the chart.
+    app_namespace = {"kubernetes.io/metadata.name": "orders", "meridian.dev/tier": "app"}
+    for name in ("vault", "monitoring", "kube-system"):
+        platform_namespace = {"kubernetes.io/metadata.name": name, "meridian.dev/tier": "platform"}
+        assert not ro.selects(webhooks["vault.hashicorp.com"]["namespaceSelector"], platform_namespace)
+    assert ro.selects(webhooks["vault.hashicorp.com"]["namespaceSelector"], app_namespace)
+    for name in OPERATOR_WEBHOOKS:
+        selector = webhooks[name]["namespaceSelector"]
+        assert not ro.selects(selector, {"kubernetes.io/metadata.name": "monitoring"}), name
+        assert ro.selects(selector, app_namespace), name
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -144,6 +144,39 @@ def test_an_oci_registry_locates_the_chart_under_its_base():
     }
 
 
+def test_an_oci_registry_holding_the_pinned_charts_passes_the_check(chart_registry):
+    mirror, _ = chart_registry
+    for pin in CHARTS.values():
+        source = parse(pin, mirror, "$MERIDIAN_CHART_MIRROR")
+        assert source.kind is SourceKind.OCI
+        source.check()
+
+
+def test_a_mistyped_oci_mirror_is_an_error_naming_the_setting(chart_registry):
+    mirror, _ = chart_registry
+    typo = mirror.replace("/charts", "/chrats")
+    with pytest.raises(ChartSourceError) as caught:
+        parse(PIN, typo, "$MERIDIAN_CHART_MIRROR").check()
+    assert f"$MERIDIAN_CHART_MIRROR: {typo} has no loki {PIN.version}" in str(caught.value)
+    assert "answered 404" in str(caught.value)
+
+
+def test_an_oci_registry_that_does_not_answer_is_unreachable():
+    with pytest.raises(ChartUnreachable, match="did not answer"):
+        parse(PIN, f"oci://127.0.0.1:{free_port()}/charts", "$MERIDIAN_CHART_MIRROR").check()
+
+
+def test_the_program_installs_every_chart_from_an_oci_mirror(repo_root, monkeypatch, chart_registry):
+    mirror, _ = chart_registry
+    monkeypatch.setenv(MIRROR_ENV, mirror)
+    platform, recording = declare(load_environment(repo_root / "environments", "dev"))
+    assert platform.charts.skipped == []
+    releases = {r.inputs["name"]: r.inputs for r in recording.helm_releases()}
+    assert {name: r["chart"] for name, r in releases.items()} == {
+        name: f"{mirror}/{pin.chart}" for name, pin in CHARTS.items()
+    }
+
+
 def test_the_spec_wins_over_the_machine_setting_and_that_over_upstream(tmp_path, monkeypatch):
     spec_file = "environments/dev/platform.yaml"
     env = {MIRROR_ENV: str(tmp_path)}

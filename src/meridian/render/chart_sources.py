@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from meridian_infra.chart_sources import MIRROR_ENV, ChartSourceError, resolve
+from meridian_infra.chart_sources import MIRROR_ENV, ChartSourceError, plain_http, resolve
 from meridian_infra.charts import CHARTS
 
 from meridian.errors import RefusedError
@@ -167,9 +167,11 @@ def _pull_oci(source: ChartSource, cache: Path, helm: str) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     ref = f"{source.repository.rstrip('/')}/{source.chart}"
+    # As the program's source check does: plain HTTP to a registry on loopback, HTTPS elsewhere.
+    plain = ["--plain-http"] if plain_http(source.repository) else []
     with tempfile.TemporaryDirectory(prefix="meridian-helm-") as home:
         proc = subprocess.run(
-            [helm, "pull", ref, "--version", source.version, "--destination", str(target.parent)],
+            [helm, "pull", ref, "--version", source.version, "--destination", str(target.parent), *plain],
             capture_output=True,
             text=True,
             check=False,

@@ -20,6 +20,7 @@ def render(report: GateReport) -> str:
         "environments": list(report.environments),
         "files": report.files,
         "objects": report.objects,
+        "chart_objects": report.chart_objects,
         "tools": list(report.tools),
         "seconds": {k: round(v, 3) for k, v in report.seconds.items()},
         "findings": [
