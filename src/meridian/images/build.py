@@ -96,6 +96,19 @@ def export_source(git: Git, rev: str, dest: Path, app: str) -> Source:
 
 def build_and_push(repo: Repo, source: Source, request: Request, ref: str) -> registry.Pushed:
     """Build `request.app` from `source` and push it as `ref` (registry/repository:tag)."""
+    with _spec(repo, source, request) as spec:
+        return registry.push(repo, spec, ref)
+
+
+def build_layout(repo: Repo, source: Source, request: Request, folder: Path) -> str:
+    """Build `request.app` from `source` into an OCI image layout in `folder`: the image's digest."""
+    with _spec(repo, source, request) as spec:
+        return registry.layout(repo, spec, folder)
+
+
+@contextmanager
+def _spec(repo: Repo, source: Source, request: Request) -> Iterator[Path]:
+    """The layers' folders and the spec meridian-image builds the image from."""
     with _umask(0o022), tempfile.TemporaryDirectory(prefix=f"meridian-image-{request.app}-") as tmp:
         work = Path(tmp)
         layers = RECIPES[request.app](repo, source, request, work)
@@ -106,7 +119,7 @@ def build_and_push(repo: Repo, source: Source, request: Request, ref: str) -> re
         }
         spec_path = work / "spec.json"
         spec_path.write_text(json.dumps(spec, indent=2, sort_keys=True))
-        return registry.push(repo, spec_path, ref)
+        yield spec_path
 
 
 def labels(source: Source, request: Request) -> dict[str, str]:
