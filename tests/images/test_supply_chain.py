@@ -196,16 +196,6 @@ def test_staging_refuses_a_digest_the_registry_does_not_hold(world):
     assert world.state() == before
 
 
-def test_prod_refuses_a_build_the_release_key_did_not_sign(world, repo, oci_registry):
-    # A build that is in the registry, but was pushed without a signature, runs in staging.
-    unsigned = push_one(repo, oci_registry.mirror, Seed("orders", "1.2.0")).digest
-    world.set_version("staging", "orders", "1.2.0", when=T1, sha=unsigned)
-    result = world.cli("promote", "orders", "--to", "prod", *FAST)
-    assert result.code == 1, result.output
-    assert "MER-IMAGE-002 image signed by the release key" in result.output
-    assert f"orders@{unsigned} carries no valid signature" in result.output
-
-
 def test_verified_environments_refuse_every_image_without_a_public_key_and_say_how_to_make_one(
     world, monkeypatch
 ):
