@@ -130,6 +130,7 @@ def test_argocd_renders_with_the_kustomize_options_of_meridian_render(loop: Loop
 def test_a_merged_promotion_reaches_the_cluster_within_the_poll_bound(loop: Loop) -> None:
     app = "orders"
     before = _pinned(loop, app)
+    # A synthetic digest (no build has it): dev's fake nodes pull nothing, and dev is not verified.
     promoted = Pin(before.repository, "1.2.0", "sha256:" + hashlib.sha256(b"orders:1.2.0").hexdigest())
 
     def promote() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import Registry
-from image_seeds import SEED_REVISION, Seed, pins, push_one
+from image_seeds import SEED_REVISION, Seed, archive_env, pins, push_one, verify_archive
 
 from meridian.errors import ConflictError
 from meridian.images import build, registry
@@ -132,3 +132,17 @@ def test_a_released_tag_never_moves_to_another_build(seeded, repo, oci_registry,
 def test_a_digest_no_build_made_is_not_in_the_registry(seeded, repo, oci_registry):
     invented = "sha256:" + "0" * 64
     assert registry.digest(repo, f"{oci_registry.mirror}/orders@{invented}") is None
+
+
+def test_the_builds_an_environment_runs_archive_for_a_cluster_named_by_tag_and_digest(repo, tmp_path):
+    # What the e2e workflow imports into its kind nodes: the kubelet asks for IMAGE:TAG@DIGEST,
+    # which containerd's CRI resolves by the name REPOSITORY@DIGEST.
+    archives = archive_env(repo, "dev", tmp_path)
+
+    assert sorted(archives) == sorted(build.APPS)
+    for app, archive in archives.items():
+        pin = pins(repo.root)[("dev", app)]
+        assert verify_archive(archive) == {
+            f"{pin.repository}:{pin.tag}": pin.digest,
+            f"{pin.repository}@{pin.digest}": pin.digest,
+        }

@@ -12,6 +12,7 @@ import pytest
 from policy_fixtures import BROKEN, HARDENED, broken_fixture
 
 from meridian import toolchain
+from meridian.images import admission
 from meridian.policy import gate
 from meridian.policy.model import Severity
 
@@ -89,11 +90,25 @@ def test_hardened_manifests_pass_the_whole_gate_in_prod(repo):
     assert report.objects >= 20
 
 
+def _readme_section(repo, heading: str) -> str:
+    readme = (repo.policies_dir / "README.md").read_text()
+    assert f"\n## {heading}\n" in readme, f"policies/README.md has no section {heading!r}"
+    return readme.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _rule_rows(text: str) -> dict[str, str]:
+    return dict(re.findall(r"^\| (MER-[A-Z]+-\d{3}) \| (deny|warn) \|", text, re.MULTILINE))
+
+
 def test_readme_lists_every_rule_with_its_severity(repo):
     rules = catalog(repo)
-    readme = (repo.policies_dir / "README.md").read_text()
-    rows = dict(re.findall(r"^\| (MER-[A-Z]+-\d{3}) \| (deny|warn) \|", readme, re.MULTILINE))
+    rows = _rule_rows(_readme_section(repo, "Rules"))
     assert rows == {rule: spec["severity"] for rule, spec in rules.items()}
+
+
+def test_readme_lists_the_supply_chain_rules_of_promotions(repo):
+    rows = _rule_rows(_readme_section(repo, "Rules of promotions that ask the registry"))
+    assert rows == {rule: "deny" for rule, _ in admission.RULES}
 
 
 def test_readme_lists_every_transition_with_its_end(repo):

@@ -3,7 +3,8 @@
 The checkout holds what promotions read and render: the apps' Kustomize bases, the three
 environments, the Rego policies (gate and promotion rules), the workflows, and a promotion.yaml
 of its own. Its history is written with fixed commit times, so soak times are facts of the
-history and "now" is set with MERIDIAN_NOW: nothing waits for the clock.
+history and "now" is set with MERIDIAN_NOW: nothing waits for the clock. Every version.yaml pins a
+synthetic digest (`synthetic_digest`), never a real build's.
 """
 
 from __future__ import annotations
@@ -57,7 +58,12 @@ bundles: {}
 FAST = ("--skip", "checkov")
 
 
-def digest(app: str, tag: str) -> str:
+def synthetic_digest(app: str, tag: str) -> str:
+    """A made-up digest, the sha256 of "APP:TAG": no build produced it and no registry holds it.
+
+    The promotion suites judge rules that read digests from git alone, so they need none; the
+    repositories they build have no environments/images.yaml, hence no supply-chain rules. Real,
+    signed builds in a loopback registry are tests/images/test_supply_chain.py's."""
     return "sha256:" + hashlib.sha256(f"{app}:{tag}".encode()).hexdigest()
 
 
@@ -143,7 +149,9 @@ def _write_version(root: Path, env: str, app: str, tag: str, sha: str | None = N
     path = _version_file(root, env, app)
     text = path.read_text()
     pin = read_pin(text, app, str(path))
-    path.write_text(write_pin(text, app, Pin(pin.repository, tag, sha or digest(app, tag), tag), str(path)))
+    path.write_text(
+        write_pin(text, app, Pin(pin.repository, tag, sha or synthetic_digest(app, tag), tag), str(path))
+    )
 
 
 class World:

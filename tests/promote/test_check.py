@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from promote_world import CONFIG, FAST, NOW, SATURDAY, T0, T1, World, digest
+from promote_world import CONFIG, FAST, NOW, SATURDAY, T0, T1, World, synthetic_digest
 
 ORDERS = "environments/{env}/apps/orders/version.yaml"
 
@@ -28,7 +28,7 @@ def _bump(world: World, env: str, app: str, old: str, new: str) -> dict[str, tup
     path = f"environments/{env}/apps/{app}/version.yaml"
     text = (world.root / path).read_text()
     replaced = text.replace(f'"{old}"', f'"{new}"').replace(
-        f":{old}@{digest(app, old)}", f":{new}@{digest(app, new)}"
+        f":{old}@{synthetic_digest(app, old)}", f":{new}@{synthetic_digest(app, new)}"
     )
     return {path: (text, replaced)}
 

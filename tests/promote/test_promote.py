@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from promote_world import FAST, NOW, SATURDAY, T1, World, digest
+from promote_world import FAST, NOW, SATURDAY, T1, World, synthetic_digest
 
 
 def test_a_promotion_commits_only_the_version_on_a_new_branch(world: World) -> None:
@@ -19,7 +19,7 @@ def test_a_promotion_commits_only_the_version_on_a_new_branch(world: World) -> N
     assert branch in world.branches()
     assert world.changed("main", branch) == ["environments/staging/apps/orders/version.yaml"]
     pin = world.version("staging", "orders", branch)
-    assert (pin.tag, pin.digest, pin.label) == ("1.1.0", digest("orders", "1.1.0"), "1.1.0")
+    assert (pin.tag, pin.digest, pin.label) == ("1.1.0", synthetic_digest("orders", "1.1.0"), "1.1.0")
     # Only the two version fields changed: the comment and every other line are the same bytes.
     after = world.file(branch, "environments/staging/apps/orders/version.yaml")
     changed_lines = [
@@ -27,7 +27,7 @@ def test_a_promotion_commits_only_the_version_on_a_new_branch(world: World) -> N
     ]
     assert [b.strip() for _, b in changed_lines] == [
         'app.kubernetes.io/version: "1.1.0"',
-        f"image: ghcr.io/meridian-platform/orders:1.1.0@{digest('orders', '1.1.0')}",
+        f"image: ghcr.io/meridian-platform/orders:1.1.0@{synthetic_digest('orders', '1.1.0')}",
     ]
     assert world.trailers(branch) == {
         "Meridian-Kind": "promotion",
@@ -36,9 +36,9 @@ def test_a_promotion_commits_only_the_version_on_a_new_branch(world: World) -> N
         "Meridian-Gate": "conftest,secrets",
         "Meridian-App": "orders",
         "Meridian-Version": "1.1.0",
-        "Meridian-Digest": digest("orders", "1.1.0"),
+        "Meridian-Digest": synthetic_digest("orders", "1.1.0"),
         "Meridian-Previous-Version": "1.0.0",
-        "Meridian-Previous-Digest": digest("orders", "1.0.0"),
+        "Meridian-Previous-Digest": synthetic_digest("orders", "1.0.0"),
     }
     subject = world.git("log", "-1", "--format=%s%n%b", branch)
     assert subject.startswith("promote orders 1.1.0 to staging\n")
@@ -127,7 +127,7 @@ def test_a_failing_policy_gate_refuses_and_names_the_rule(world: World) -> None:
 
 
 def test_the_first_environment_takes_a_named_build(world: World) -> None:
-    build = digest("orders", "1.2.0")
+    build = synthetic_digest("orders", "1.2.0")
 
     missing = world.cli("promote", "orders", "--to", "dev", *FAST)
     result = world.cli("promote", "orders", "--to", "dev", "--version", "1.2.0", "--digest", build, *FAST)
@@ -221,7 +221,8 @@ def test_plan_shows_the_checks_and_the_rendered_diff_and_changes_nothing(world: 
     assert "every rule holds" in good.stdout
     assert "--- a/build/staging/apps/orders.yaml" in good.stdout
     assert (
-        f"+        image: ghcr.io/meridian-platform/orders:1.1.0@{digest('orders', '1.1.0')}" in good.stdout
+        f"+        image: ghcr.io/meridian-platform/orders:1.1.0@{synthetic_digest('orders', '1.1.0')}"
+        in good.stdout
     )
     assert "policy gate: staging: passed" in good.stdout
     assert refused.code == 1

@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from promote_world import FAST, NOW, World, digest
+from promote_world import FAST, NOW, World, synthetic_digest
 
 from meridian.promote import claims
 from meridian.promote.git import Git
@@ -45,7 +45,7 @@ def _dev_by_tag_only(world: World, tag: str) -> None:
 def test_a_digest_the_previous_environment_never_ran_is_refused(world: World) -> None:
     _dev_by_tag_only(world, "1.1.0")
     before = world.state()
-    invented = digest("orders", "invented")
+    invented = synthetic_digest("orders", "invented")
 
     result = world.cli("promote", "orders", "--to", "staging", "--digest", invented, *FAST)
 
@@ -56,15 +56,19 @@ def test_a_digest_the_previous_environment_never_ran_is_refused(world: World) ->
 
 
 def test_a_promotion_copies_the_previous_environments_digest(world: World) -> None:
-    other = world.cli("promote", "orders", "--to", "staging", "--digest", digest("orders", "other"), *FAST)
-    same = world.cli("promote", "orders", "--to", "staging", "--digest", digest("orders", "1.1.0"), *FAST)
+    other = world.cli(
+        "promote", "orders", "--to", "staging", "--digest", synthetic_digest("orders", "other"), *FAST
+    )
+    same = world.cli(
+        "promote", "orders", "--to", "staging", "--digest", synthetic_digest("orders", "1.1.0"), *FAST
+    )
 
     assert other.code == 1
     assert "MER-PROMO-014" in other.stderr
-    assert f"runs in dev as {digest('orders', '1.1.0')}" in other.stderr
+    assert f"runs in dev as {synthetic_digest('orders', '1.1.0')}" in other.stderr
     assert same.code == 0, same.output
     promoted = world.version("staging", "orders", "promote/orders/staging/1.1.0")
-    assert promoted.digest == digest("orders", "1.1.0")
+    assert promoted.digest == synthetic_digest("orders", "1.1.0")
 
 
 def test_plan_says_prominently_that_it_ignores_an_uncommitted_lock(world: World) -> None:
@@ -90,7 +94,7 @@ def test_plan_says_prominently_that_it_ignores_an_uncommitted_lock(world: World)
 
 def test_two_promotions_of_one_app_and_environment_started_together_one_wins(world: World) -> None:
     # Two real processes at once, as two people (or two workflow runs) would start them.
-    args = [("--version", tag, "--digest", digest("orders", tag)) for tag in ("1.4.0", "1.5.0")]
+    args = [("--version", tag, "--digest", synthetic_digest("orders", tag)) for tag in ("1.4.0", "1.5.0")]
     runs = [world.spawn("promote", "orders", "--to", "dev", *build, *FAST) for build in args]
     outputs = [proc.communicate(timeout=600) for proc in runs]
 

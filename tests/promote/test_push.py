@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from github_server import REPOSITORY, TOKEN, FakeGitHub, fake_github
-from promote_world import FAST, NOW, World, digest
+from promote_world import FAST, NOW, World, synthetic_digest
 
 from meridian.errors import RefusedError
 from meridian.promote import github
@@ -40,7 +40,10 @@ def test_push_opens_a_pull_request_with_the_diff_and_the_full_gate(world: World,
     text = body["body"]
     assert "| orders | dev (since 2026-06-01T10:00:00Z) | 1.0.0 | **1.1.0** |" in text
     assert "```diff\n--- a/build/staging/apps/orders.yaml\n+++ b/build/staging/apps/orders.yaml" in text
-    assert f"+        image: ghcr.io/meridian-platform/orders:1.1.0@{digest('orders', '1.1.0')}" in text
+    assert (
+        f"+        image: ghcr.io/meridian-platform/orders:1.1.0@{synthetic_digest('orders', '1.1.0')}"
+        in text
+    )
     assert "**Policy gate** (conftest, checkov, secrets): staging: passed" in text
     assert world.trailers(BRANCH)["Meridian-Gate"] == "conftest,checkov,secrets"
     assert f"pull request #1 opened: https://github.test/{REPOSITORY}/pull/1" in result.stdout

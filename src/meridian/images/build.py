@@ -33,6 +33,26 @@ APPS = ("orders", "inventory")
 USER = "65532:65532"  # numeric, so Kubernetes' runAsNonRoot can check it
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PORTS = ["50051/tcp", "9090/tcp"]
+WORKING_DIR = "/"
+WORKSPACE_FILES = ("pyproject.toml", "uv.lock", "infra/pyproject.toml")  # read beside apps/APP
+
+# What each image is, apart from how its files are made: the Dockerfiles declare the same (a test
+# parses them). Layers are folders, bottom first: (name, history comment); paths are inside a layer.
+LAYERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "orders": (("base", "Debian ca-certificates, accounts"), ("app", "orders")),
+    "inventory": (
+        ("base", "Debian python3.11, its libraries, ca-certificates, accounts"),
+        ("site", "locked Python packages (uv.lock)"),
+        ("app", "meridian_inventory"),
+    ),
+}
+ENTRYPOINTS = {"orders": ["/orders"], "inventory": ["/usr/bin/python3.11", "-m", "meridian_inventory"]}
+ORDERS_BINARY = "orders"  # in the app layer
+ORDERS_PACKAGE = "./cmd/orders"
+GO_ENV = {"CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": "amd64", "GOAMD64": "v1", "GOFLAGS": ""}
+SITE_PACKAGES = "opt/app"  # in the site layer: the locked wheels, without their console scripts (bin/)
+INVENTORY_SOURCE = "apps/inventory/src/meridian_inventory"
+INVENTORY_PACKAGE = "opt/app/meridian_inventory"  # in the app layer
 
 
 @dataclass(frozen=True)
@@ -65,7 +85,7 @@ def export_source(git: Git, rev: str, dest: Path, app: str) -> Source:
         raise InputError(f"no image recipe for {app!r}", hint=f"apps with images: {', '.join(APPS)}")
     snapshot = Revision(git, rev)
     snapshot.export(f"apps/{app}", dest / "apps" / app)
-    for rel in ("pyproject.toml", "uv.lock", "infra/pyproject.toml"):
+    for rel in WORKSPACE_FILES:
         data = snapshot.read(rel)
         if data is not None:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -76,6 +96,19 @@ def export_source(git: Git, rev: str, dest: Path, app: str) -> Source:
 
 def build_and_push(repo: Repo, source: Source, request: Request, ref: str) -> registry.Pushed:
     """Build `request.app` from `source` and push it as `ref` (registry/repository:tag)."""
+    with _spec(repo, source, request) as spec:
+        return registry.push(repo, spec, ref)
+
+
+def build_layout(repo: Repo, source: Source, request: Request, folder: Path) -> str:
+    """Build `request.app` from `source` into an OCI image layout in `folder`: the image's digest."""
+    with _spec(repo, source, request) as spec:
+        return registry.layout(repo, spec, folder)
+
+
+@contextmanager
+def _spec(repo: Repo, source: Source, request: Request) -> Iterator[Path]:
+    """The layers' folders and the spec meridian-image builds the image from."""
     with _umask(0o022), tempfile.TemporaryDirectory(prefix=f"meridian-image-{request.app}-") as tmp:
         work = Path(tmp)
         layers = RECIPES[request.app](repo, source, request, work)
@@ -86,7 +119,7 @@ def build_and_push(repo: Repo, source: Source, request: Request, ref: str) -> re
         }
         spec_path = work / "spec.json"
         spec_path.write_text(json.dumps(spec, indent=2, sort_keys=True))
-        return registry.push(repo, spec_path, ref)
+        yield spec_path
 
 
 def labels(source: Source, request: Request) -> dict[str, str]:
@@ -96,6 +129,30 @@ def labels(source: Source, request: Request) -> dict[str, str]:
         "org.opencontainers.image.version": request.version,
         "org.opencontainers.image.title": request.app,
     }
+
+
+def image_config(source: Source, request: Request) -> dict[str, Any]:
+    """The image's config: user, entrypoint, environment, working directory, ports, labels."""
+    env = [f"PATH={PATH}"]
+    if request.app == "inventory":
+        env += [
+            "PYTHONPATH=/" + SITE_PACKAGES,
+            "PYTHONDONTWRITEBYTECODE=1",
+            "PYTHONUNBUFFERED=1",
+            f"APP_REVISION={source.revision}",
+        ]
+    return {
+        "user": USER,
+        "entrypoint": ENTRYPOINTS[request.app],
+        "env": env,
+        "workingDir": WORKING_DIR,
+        "exposedPorts": PORTS,
+        "labels": labels(source, request),
+    }
+
+
+def _layers(work: Path, request: Request) -> list[tuple[Path, str]]:
+    return [(work / name, comment) for name, comment in LAYERS[request.app]]
 
 
 # --- the layer both images share ----------------------------------------------------------------
@@ -125,114 +182,85 @@ def go_toolchain(dockerfile: Path) -> str:
     return "go" + match.group(1)
 
 
+def go_build_command(version: str, revision: str, output: str) -> list[str]:
+    """`go build` of orders, run in apps/orders with GO_ENV: static, trimmed, version in ldflags."""
+    ldflags = f"-s -w -X main.version={version} -X main.revision={revision}"
+    command = ["go", "build", "-mod=readonly", "-trimpath", "-buildvcs=false", f"-ldflags={ldflags}"]
+    return [*command, "-o", output, ORDERS_PACKAGE]
+
+
 def _orders(repo: Repo, source: Source, request: Request, work: Path) -> Layers:
     app_dir = source.root / "apps" / "orders"
-    base, top = work / "base", work / "app"
+    (base, _), (top, _) = folders = _layers(work, request)
     _base(repo, source, "orders", base)
     top.mkdir()
-    ldflags = f"-s -w -X main.version={request.version} -X main.revision={source.revision}"
-    env = {
-        **toolchain.tool_env(repo),
-        "CGO_ENABLED": "0",
-        "GOOS": "linux",
-        "GOARCH": "amd64",
-        "GOAMD64": "v1",
-        "GOFLAGS": "",
-        "GOTOOLCHAIN": go_toolchain(app_dir / "Dockerfile"),
-    }
-    command = ["go", "build", "-mod=readonly", "-trimpath", "-buildvcs=false", f"-ldflags={ldflags}"]
-    _run([*command, "-o", str(top / "orders"), "./cmd/orders"], app_dir, env, "go build of orders")
-    return Layers(
-        folders=[(base, "Debian ca-certificates, accounts"), (top, "orders")],
-        config={
-            "user": USER,
-            "entrypoint": ["/orders"],
-            "env": [f"PATH={PATH}"],
-            "workingDir": "/",
-            "exposedPorts": PORTS,
-            "labels": labels(source, request),
-        },
-    )
+    env = {**toolchain.tool_env(repo), **GO_ENV, "GOTOOLCHAIN": go_toolchain(app_dir / "Dockerfile")}
+    command = go_build_command(request.version, source.revision, str(top / ORDERS_BINARY))
+    _run(command, app_dir, env, "go build of orders")
+    return Layers(folders=folders, config=image_config(source, request))
 
 
 # --- inventory: Debian's Python, the locked wheels, the package --------------------------------------
 
 
+def uv_export_command(uv: str, requirements: str) -> list[str]:
+    """The inventory's locked third-party packages as a requirements file, hashes included."""
+    return [
+        uv,
+        "export",
+        "--frozen",
+        "--no-dev",
+        "--package",
+        "meridian-inventory",
+        "--no-emit-workspace",
+        "--format",
+        "requirements-txt",
+        "--no-header",
+        "--output-file",
+        requirements,
+    ]
+
+
+def uv_install_command(uv: str, target: str, requirements: str) -> list[str]:
+    """Their wheels for Debian's Python 3.11, unpacked into `target`: no build, no bytecode."""
+    return [
+        uv,
+        "pip",
+        "install",
+        "--target",
+        target,
+        "--python-platform",
+        "x86_64-manylinux_2_36",
+        "--python-version",
+        "3.11",
+        "--no-deps",
+        "--require-hashes",
+        "--only-binary",
+        ":all:",
+        "--no-compile",
+        "--no-progress",
+        "-r",
+        requirements,
+    ]
+
+
 def _inventory(repo: Repo, source: Source, request: Request, work: Path) -> Layers:
-    base, site, top = work / "base", work / "site" / "opt" / "app", work / "app" / "opt" / "app"
+    folders = _layers(work, request)
+    (base, _), (site_layer, _), (app_layer, _) = folders
+    site = site_layer / SITE_PACKAGES
     _base(repo, source, "inventory", base)
     uv = toolchain.require_tool(repo, "uv")
-    requirements = work / "requirements.txt"
+    requirements = str(work / "requirements.txt")
     env = toolchain.tool_env(repo)
-    _run(
-        [
-            uv,
-            "export",
-            "--frozen",
-            "--no-dev",
-            "--package",
-            "meridian-inventory",
-            "--no-emit-workspace",
-            "--format",
-            "requirements-txt",
-            "--no-header",
-            "--output-file",
-            str(requirements),
-        ],
-        source.root,
-        env,
-        "uv export",
-    )
-    _run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--target",
-            str(site),
-            "--python-platform",
-            "x86_64-manylinux_2_36",
-            "--python-version",
-            "3.11",
-            "--no-deps",
-            "--require-hashes",
-            "--only-binary",
-            ":all:",
-            "--no-compile",
-            "--no-progress",
-            "-r",
-            str(requirements),
-        ],
-        source.root,
-        env,
-        "uv pip install",
-    )
+    _run(uv_export_command(uv, requirements), source.root, env, "uv export")
+    _run(uv_install_command(uv, str(site), requirements), source.root, env, "uv pip install")
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts with this machine's paths
-    package = source.root / "apps/inventory/src/meridian_inventory"
     shutil.copytree(
-        package, top / "meridian_inventory", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        source.root / INVENTORY_SOURCE,
+        app_layer / INVENTORY_PACKAGE,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
-    return Layers(
-        folders=[
-            (base, "Debian python3.11, its libraries, ca-certificates, accounts"),
-            (work / "site", "locked Python packages (uv.lock)"),
-            (work / "app", "meridian_inventory"),
-        ],
-        config={
-            "user": USER,
-            "entrypoint": ["/usr/bin/python3.11", "-m", "meridian_inventory"],
-            "env": [
-                f"PATH={PATH}",
-                "PYTHONPATH=/opt/app",
-                "PYTHONDONTWRITEBYTECODE=1",
-                "PYTHONUNBUFFERED=1",
-                f"APP_REVISION={source.revision}",
-            ],
-            "workingDir": "/",
-            "exposedPorts": PORTS,
-            "labels": labels(source, request),
-        },
-    )
+    return Layers(folders=folders, config=image_config(source, request))
 
 
 RECIPES: dict[str, Callable[[Repo, Source, Request, Path], Layers]] = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -17,6 +16,7 @@ from meridian.promote.yamlfile import load_model
 IMAGES_FILE = "environments/images.yaml"
 REGISTRY_VARIABLE = "MERIDIAN_REGISTRY"
 PUBLIC_KEY_VARIABLE = "MERIDIAN_SIGNING_PUBLIC_KEY"
+PUBLIC_KEY_EXAMPLE = "policies/signing/release.pub"
 
 # host[:port]/path, lower case: what an image name is made of, without tag or digest.
 _REGISTRY = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")
@@ -39,6 +39,14 @@ class ImagesConfig(BaseModel):
     def _registry(cls, value: str) -> str:
         if not valid_registry(value):
             raise ValueError(f"{value!r} is not a registry and path, e.g. ghcr.io/meridian-platform")
+        return value
+
+    @field_validator("public_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        # Read from the commit being judged, like the rules: a path inside the repository.
+        if value is not None and (value.startswith("/") or ".." in value.split("/") or not value.strip()):
+            raise ValueError(f"{value!r} is not a path in the repository, e.g. {PUBLIC_KEY_EXAMPLE}")
         return value
 
     @field_validator("verified")
@@ -65,13 +73,6 @@ class ImagesConfig(BaseModel):
         mirror = self.push_registry(override)
         prefix = self.registry + "/"
         return mirror + "/" + repository.removeprefix(prefix) if repository.startswith(prefix) else repository
-
-    def key_path(self, root: Path) -> Path | None:
-        named = os.environ.get(PUBLIC_KEY_VARIABLE) or self.public_key
-        if not named:
-            return None
-        path = Path(named)
-        return path if path.is_absolute() else root / path
 
 
 def read_config(snapshot: Snapshot) -> ImagesConfig | None:

@@ -59,6 +59,15 @@ def push(repo: Repo, spec: Path, ref: str) -> Pushed:
     return Pushed(out["ref"], out["digest"], int(out["size"]), tuple(out["layers"]))
 
 
+def layout(repo: Repo, spec: Path, folder: Path) -> str:
+    """Build the spec's image into an OCI image layout in `folder`, pushing nothing: its digest."""
+    proc = run(repo, "build", "-spec", str(spec), "-layout", str(folder))
+    if proc.returncode != 0:
+        raise _failed(proc)
+    found: str = json.loads(proc.stdout)["digest"]
+    return found
+
+
 def digest(repo: Repo, ref: str) -> str | None:
     """The digest the registry reports for `ref` (a tag or a digest), None when it has no such image."""
     proc = run(repo, "digest", ref, timeout=120)

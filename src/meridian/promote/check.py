@@ -6,7 +6,9 @@ relax the rules it is judged by nor count on a version that left the previous en
 
 A change that modifies no existing version.yaml is not a promotion, and passes (settings changes,
 new apps, locks are reviewed as such). A change that does is a promotion: one environment, version
-fields only (plus that environment's holds.yaml), and every MER-PROMO rule must hold.
+fields only (plus that environment's holds.yaml), and every MER-PROMO rule must hold. Into a
+verified environment (environments/images.yaml at BASE) the supply-chain rules hold too: the new
+digest is in the registry and signed by the release key as committed at BASE (MER-IMAGE).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from meridian.errors import InputError
 from meridian.exitcodes import ExitCode
+from meridian.images import admission
 from meridian.paths import Repo
 from meridian.policy import gate
 from meridian.promote.config import PROMOTION_FILE, PromotionConfig, load_config
@@ -30,7 +33,7 @@ from meridian.promote.message import AppRecord, records
 from meridian.promote.rules import POLICY_DIR, Denial, evaluate
 from meridian.promote.snapshot import Revision, version_path
 from meridian.promote.state import holds_path, read_holds, read_lock
-from meridian.promote.versions import read_pin, without_version_fields
+from meridian.promote.versions import Pin, read_pin, without_version_fields
 from meridian.promote.workspace import worktree
 
 _VERSION_FILE = re.compile(r"^environments/(?P<env>[^/]+)/apps/(?P<app>[^/]+)/version\.yaml$")
@@ -142,12 +145,14 @@ def check(
     trail = [r for commit in git.log(f"{merge_base}..{head}") for r in records(commit.trailers)]
     scene = _Scene(git, config, base_snap, head_snap, changes, trail, now)
     docs: list[dict[str, Any]] = []
+    supply: list[list[Denial]] = []  # MER-IMAGE: asked of the registry once, merged after each evaluation
     for change in changes:
-        checked, doc = _facts(scene, change)
+        checked, doc, pin = _facts(scene, change)
         doc["change"] = {"environments": envs, "other_files": other}
         doc["bundle"] = _bundle(scene, change)
         report.apps.append(checked)
         docs.append(doc)
+        supply.append(admission.denials(repo, base_snap, change.env, pin))
     with tempfile.TemporaryDirectory(prefix="meridian-check-") as tmp:
         policies = base_snap.export(POLICY_DIR, Path(tmp) / "policies")
         if not any(policies.rglob("*.rego")):
@@ -155,8 +160,8 @@ def check(
                 f"{POLICY_DIR} holds no rules at {base_snap.label}, though {PROMOTION_FILE} is there",
                 hint="commit the promotion rules with the repository",
             )
-        for checked, denials in zip(report.apps, evaluate(repo, policies, docs), strict=True):
-            checked.denials = denials
+        for checked, denials, found in zip(report.apps, evaluate(repo, policies, docs), supply, strict=True):
+            checked.denials = _merged(denials, found)
         if report.denials or len(envs) != 1:
             return report
         say(f"rendering {envs[0]} at {head[:10]} and running the policy gate ({', '.join(checkers)})")
@@ -166,9 +171,14 @@ def check(
         report.gate_violations = GateVerdict.of(result).violations
         for doc in docs:
             doc["gate"] = {"checked": True, "passed": result.passed, "summary": report.gate_summary}
-        for checked, denials in zip(report.apps, evaluate(repo, policies, docs), strict=True):
-            checked.denials = denials
+        for checked, denials, found in zip(report.apps, evaluate(repo, policies, docs), supply, strict=True):
+            checked.denials = _merged(denials, found)
     return report
+
+
+def _merged(*denials: list[Denial]) -> list[Denial]:
+    unique = {(d.rule, d.message): d for found in denials for d in found}
+    return sorted(unique.values(), key=lambda d: (d.rule, d.message))
 
 
 @dataclass(frozen=True)
@@ -197,7 +207,7 @@ def _other_fields_changed(before: Revision, after: Revision, change: _Change) ->
     return bool(before_fields != after_fields)
 
 
-def _facts(scene: _Scene, change: _Change) -> tuple[CheckedApp, dict[str, Any]]:
+def _facts(scene: _Scene, change: _Change) -> tuple[CheckedApp, dict[str, Any], Pin]:
     env, app = change.env, change.app
     git, config, base, head, trail, now = (
         scene.git,
@@ -234,7 +244,7 @@ def _facts(scene: _Scene, change: _Change) -> tuple[CheckedApp, dict[str, Any]]:
         overrides=overrides,
         now=now,
     )
-    return CheckedApp(app, env, kind, new.tag, previous), doc
+    return CheckedApp(app, env, kind, new.tag, previous), doc, new
 
 
 def _bundle(scene: _Scene, change: _Change) -> dict[str, Any]:
