@@ -285,7 +285,9 @@ def loki_storage_secret(settings: Mapping[str, pulumi.Input[str]]) -> Manifest:
 PROMETHEUS_WRITE_URL = f"http://kube-prometheus-stack-prometheus.{NAMESPACE}.svc:9090/api/v1/write"
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
-# Where the apps' OpenTelemetry exporters send (OTEL_EXPORTER_OTLP_ENDPOINT): Alloy's Service.
+# Where the apps' OpenTelemetry exporters send (OTEL_EXPORTER_OTLP_ENDPOINT): Alloy's Service. The app
+# overlays get it from environments/components/otlp-export; tests/environments/test_otlp_export.py
+# checks that the two agree.
 OTLP_ENDPOINT = f"http://alloy.{NAMESPACE}.svc:{OTLP_GRPC_PORT}"
 
 
@@ -343,7 +345,7 @@ loki.write "default" {{
 }}
 
 // OpenTelemetry from the apps (OTLP over gRPC {OTLP_GRPC_PORT} and HTTP {OTLP_HTTP_PORT}): metrics to
-// Prometheus, logs to Loki. The platform has no trace store yet, so spans are received and dropped.
+// Prometheus, logs to Loki, spans dropped (the platform has no trace store yet).
 otelcol.receiver.otlp "apps" {{
   grpc {{
     endpoint = "0.0.0.0:{OTLP_GRPC_PORT}"
@@ -354,6 +356,21 @@ otelcol.receiver.otlp "apps" {{
   output {{
     metrics = [otelcol.processor.batch.apps.input]
     logs    = [otelcol.processor.batch.apps.input]
+    traces  = [otelcol.processor.filter.drop_spans.input]
+  }}
+}}
+
+// A receiver serves only the signals its output names: without a traces output it would refuse
+// the apps' spans (Unimplemented) and their exporters would log an error for every batch. This
+// filter accepts every span and drops it, so nothing reaches its output (which the component
+// requires to take spans at all).
+otelcol.processor.filter "drop_spans" {{
+  error_mode = "ignore"
+  traces {{
+    span = ["true"]
+  }}
+  output {{
+    traces = [otelcol.processor.batch.apps.input]
   }}
 }}
 

@@ -5,6 +5,7 @@ stopped and started by the tests."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import psycopg
+import psycopg.sql
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from meridian_inventory import config as inventory_config
@@ -130,3 +133,74 @@ def test_a_database_outage_answers_unavailable_stays_serving_and_recovers(
     reserved = eventually("Reserve after PostgreSQL started again", calls["Reserve"])
     assert reserved.item.available == 3
     eventually("database reported up again", lambda: database_up(inventory) == "meridian_database_up 1.0")
+
+
+@contextlib.contextmanager
+def row_locked(pg_server: postgres.PostgresServer, database: postgres.Database, sku: str) -> Iterator[None]:
+    """Another session holds the item's row lock (as a long transaction elsewhere would) until the
+    block ends, then rolls back."""
+    with psycopg.connect(pg_server.admin_conninfo(database.name)) as conn:
+        conn.execute("SELECT sku FROM items WHERE sku = %s FOR UPDATE", (sku,))
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+def test_a_statement_the_database_times_out_is_unavailable(
+    start_inventory: Callable[..., RunningInventory],
+    database: postgres.Database,
+    pg_server: postgres.PostgresServer,
+) -> None:
+    # Inventory sets no statement timeout of its own (the call's deadline ends a statement, see
+    # the next test); one an operator sets on the role still ends it, with query_canceled (57014).
+    with psycopg.connect(pg_server.admin_conninfo(), autocommit=True) as admin:
+        admin.execute(
+            psycopg.sql.SQL("ALTER ROLE {} SET statement_timeout = '200ms'").format(
+                psycopg.sql.Identifier(database.user)
+            )
+        )
+    inventory = start_inventory()  # its pooled connections start with the role's setting
+    seed(database, ("SKU-1", "Widget", 5))
+    request = pb.ReserveRequest(order_id="order-1", sku="SKU-1", quantity=1)
+    with row_locked(pg_server, database, "SKU-1"):
+        began = time.monotonic()
+        with pytest.raises(grpc.RpcError) as caught:
+            inventory.stub.Reserve(request, timeout=10)
+        waited = time.monotonic() - began
+    assert caught.value.code() is grpc.StatusCode.UNAVAILABLE, caught.value
+    assert "retry" in (caught.value.details() or "")
+    assert waited < 5, f"answered after {waited:.1f}s: the statement timeout did not end the wait"
+    # Nothing was reserved, and the retry goes through once the lock is gone.
+    assert inventory.stub.GetItem(pb.GetItemRequest(sku="SKU-1")).item.available == 5
+    assert inventory.stub.Reserve(request, timeout=10).item.available == 4
+
+
+def test_a_calls_deadline_cancels_the_statement_it_waits_on(
+    inventory: RunningInventory, database: postgres.Database, pg_server: postgres.PostgresServer
+) -> None:
+    seed(database, ("SKU-1", "Widget", 5))
+
+    def waiting_on_a_lock() -> int:
+        with psycopg.connect(pg_server.admin_conninfo(database.name), autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = 'inventory' AND wait_event_type = 'Lock'"
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+    with row_locked(pg_server, database, "SKU-1"):
+        with pytest.raises(grpc.RpcError) as caught:
+            inventory.stub.Reserve(
+                pb.ReserveRequest(order_id="order-1", sku="SKU-1", quantity=1), timeout=0.5
+            )
+        assert caught.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+        # The server cancelled the statement in PostgreSQL: no backend of inventory still waits
+        # for the lock and holds a pooled connection while it does.
+        eventually("inventory's statement cancelled", lambda: waiting_on_a_lock() == 0, timeout=10)
+    # Had the statement kept waiting, it would have reserved once the lock was gone.
+    assert inventory.stub.GetItem(pb.GetItemRequest(sku="SKU-1")).item.available == 5
+    assert (
+        inventory.stub.Reserve(pb.ReserveRequest(order_id="order-2", sku="SKU-1", quantity=2)).item.available
+        == 3
+    )

@@ -5,12 +5,18 @@ sized, storage and replicas are what production needs, and no credential is a li
 from __future__ import annotations
 
 import base64
+import urllib.parse
 
 import pytest
 import rendered_objects as ro
 import yaml
 from meridian_infra import admission, sizing
-from meridian_infra.observability import ALWAYS_FIRING, GrafanaNotShared, prometheus_stack_values
+from meridian_infra.observability import (
+    ALWAYS_FIRING,
+    OTLP_ENDPOINT,
+    GrafanaNotShared,
+    prometheus_stack_values,
+)
 from meridian_infra.spec import quantity
 from meridian_infra.vault_tls import CA_SECRET, SERVER_SECRET, SERVER_TLS_DIR
 
@@ -310,6 +316,12 @@ def test_apps_reach_the_otlp_collector(rendered, env):
     assert ro.selects(ingress["spec"]["podSelector"], labels)
     config = render.one("ConfigMap", "alloy", release="alloy")["data"]["config.alloy"]
     assert 'endpoint = "0.0.0.0:4317"' in config and 'endpoint = "0.0.0.0:4318"' in config
+    # A receiver takes only the signals its output names: the apps' spans need a traces output.
+    assert "traces  = [otelcol.processor.filter.drop_spans.input]" in config
+    # The address the app overlays export to (tests/environments/test_otlp_export.py) is this Service.
+    endpoint = urllib.parse.urlsplit(OTLP_ENDPOINT)
+    assert endpoint.hostname == f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+    assert endpoint.port in ports
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])

@@ -102,6 +102,7 @@ def build_template(dest: Path) -> None:
         "policies/checkov",
         "policies/exemptions",
         "policies/promotion",
+        "environments/components",
         *(f"apps/{a}/deploy" for a in APPS),
     ):
         shutil.copytree(REPO_ROOT / rel, work / rel)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tomllib
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,17 @@ def seeded(tmp_path: Path) -> tuple[Path, list[seeds.Seed], list[seeds.Seed]]:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "seeded")
     return root, credentials, decoys
+
+
+def test_each_allowlist_is_declared_once(repo_root):
+    # A second copy of an allowlist drifts from the first unseen: the stricter copy then tests nothing.
+    config = tomllib.loads((repo_root / "policies" / "gitleaks.toml").read_text())
+    allowlists = config.get("allowlists", [])
+    descriptions = Counter(a.get("description") for a in allowlists)
+    assert all(descriptions), "every [[allowlists]] entry needs a description"
+    assert [d for d, n in descriptions.items() if n > 1] == []
+    patterns = Counter(r for a in allowlists for r in a.get("regexes", []))
+    assert [r for r, n in patterns.items() if n > 1] == []
 
 
 @pytest.mark.parametrize("mode", ["tree", "history"])
