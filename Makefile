@@ -51,8 +51,9 @@ typecheck: tools-typecheck ## mypy, strict on the CLI package and the inventory 
 	$(RUN) mypy
 	cd apps/inventory && ../../$(UV) run --frozen --quiet mypy
 
+# --durations=20: every run ends with the suite's 20 slowest tests, where time goes first.
 test-python: tools-test ## pytest: CLI, platform program (Pulumi mocks), apps, policies, end to end
-	$(RUN) pytest
+	$(RUN) pytest --durations=20
 
 schema: ## regenerate environments/platform.schema.json from the spec models
 	$(RUN) python -m meridian_infra.spec.schema > environments/platform.schema.json
@@ -60,7 +61,7 @@ schema: ## regenerate environments/platform.schema.json from the spec models
 test-go: tools-test-go ## go vet and go test for the orders service (integration tests start PostgreSQL)
 	cd apps/orders && go vet ./... && go test ./...
 
-proto: ## regenerate the Go and Python code from apps/proto
+proto: tools-proto ## regenerate the Go and Python code from apps/proto
 	bash apps/proto/generate.sh
 
 bench-apps: tools-bench-apps ## benchmark both services beside bare baselines (figures, not a test)
