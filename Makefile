@@ -34,10 +34,14 @@ tools-%: .venv/.synced
 
 # A kind cluster where a container engine answers (`cluster.type: auto`), else the local control plane.
 KIND_GROUP = $(shell timeout 10 docker info >/dev/null 2>&1 && echo --group kind)
+# GITOPS=1: on the local control plane, Argo CD's controllers run beside it and sync the apps
+# (`meridian up ENV --gitops`); they need the argocd group and Redis from the apt group.
+GITOPS ?=
+GITOPS_ON = $(filter 1 yes true,$(GITOPS))
 
-up: .venv/.synced ## pulumi up for ENV (default dev) on the local defaults
-	$(MERIDIAN) tools install --for up $(KIND_GROUP)
-	$(MERIDIAN) up $(ENV)
+up: .venv/.synced ## pulumi up for ENV (default dev) on the local defaults; GITOPS=1 also runs Argo CD
+	$(MERIDIAN) tools install --for up $(KIND_GROUP) $(if $(GITOPS_ON),--group argocd --group apt)
+	$(MERIDIAN) up $(ENV) $(if $(GITOPS_ON),--gitops)
 
 test: tools-test lint typecheck test-policy test-python test-go ## every test suite of the repository
 

@@ -1,6 +1,7 @@
 """What Argo CD needs in the cluster before its controllers start: its namespace, its CRDs and its
 configuration, all as the pinned Argo CD version ships them (tools/argocd/build.sh copies them into
-bin/argocd-crds and bin/argocd-config) until the Argo CD chart itself is installed.
+bin/argocd-crds and bin/argocd-config), unless the Argo CD chart is installed (`meridian up dev`):
+then the chart's CRDs and configuration stay as they are, and only Meridian's settings are added.
 
 Two settings of argocd-cm are Meridian's: `kustomize.buildOptions` is the one constant `meridian
 render` builds with, and API groups the local cluster does not serve (the Prometheus operator's, whose
@@ -27,8 +28,12 @@ CRDS_DIR = "argocd-crds"
 CONFIG_DIR = "argocd-config"
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 SIGNING_FIELD = "server.secretkey"  # argocd-secret's key for signing (webhooks, sessions)
-# Groups the apps' manifests use whose CRDs come with a chart the local cluster cannot install.
+# Groups the apps' manifests use whose CRDs come with a chart the local cluster may lack.
 CHART_ONLY_GROUPS = ("monitoring.coreos.com",)
+# What Helm marks the objects of a release with; Helm refuses to take over objects without it.
+HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
+CM_PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps/argocd-cm"
+SECRET_PATH = f"/api/v1/namespaces/{NAMESPACE}/secrets/argocd-secret"
 
 
 def build_options() -> str:
@@ -36,8 +41,14 @@ def build_options() -> str:
     return " ".join(KUSTOMIZE_BUILD_OPTIONS)
 
 
-def install(api: KubeApi, bin_dir: Path) -> None:
+def install(api: KubeApi, bin_dir: Path) -> str:
+    """Install what the controllers need; says where the CRDs and configuration came from."""
     ensure_namespace(api, NAMESPACE)
+    chart_cm = _chart_argocd_cm(api)
+    if chart_cm is not None:
+        _add_settings_to_chart(api, chart_cm)
+        release = chart_cm["metadata"]["annotations"][HELM_RELEASE_ANNOTATION]
+        return f"the chart's (Helm release {release}), Meridian's settings added"
     crds = _documents(bin_dir / CRDS_DIR)
     for crd in crds:
         _apply(api, f"{CRD_PATH}/{crd['metadata']['name']}", crd)
@@ -52,6 +63,37 @@ def install(api: KubeApi, bin_dir: Path) -> None:
             _keep_or_make_secret_key(api, obj)
         plural = "secrets" if obj["kind"] == "Secret" else "configmaps"
         _apply(api, f"/api/v1/namespaces/{NAMESPACE}/{plural}/{obj['metadata']['name']}", obj)
+    return "installed as the pinned Argo CD ships them"
+
+
+def _chart_argocd_cm(api: KubeApi) -> dict[str, Any] | None:
+    """argocd-cm if a Helm release (the Argo CD chart) made it, else None."""
+    try:
+        cm = api.get(CM_PATH)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        return None
+    return cm if HELM_RELEASE_ANNOTATION in (cm["metadata"].get("annotations") or {}) else None
+
+
+def _add_settings_to_chart(api: KubeApi, chart_cm: dict[str, Any]) -> None:
+    """Meridian's two argocd-cm settings and the signing key, applied as fields of their own: the
+    chart's other fields stay the chart's, and a later `helm upgrade` leaves these in place."""
+    excluded = [g for g in CHART_ONLY_GROUPS if not _served_group(api, g)]
+    merged: dict[str, Any] = {"data": dict(chart_cm.get("data") or {})}
+    configure(merged, excluded)  # appends to the chart's resource.exclusions, if it must
+    ours = {"kustomize.buildOptions": merged["data"]["kustomize.buildOptions"]}
+    if excluded:
+        ours["resource.exclusions"] = merged["data"]["resource.exclusions"]
+    _apply(api, CM_PATH, _partial("ConfigMap", "argocd-cm", {"data": ours}))
+    secret = _partial("Secret", "argocd-secret", {})
+    _keep_or_make_secret_key(api, secret)
+    _apply(api, SECRET_PATH, secret)
+
+
+def _partial(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": NAMESPACE}, **fields}
 
 
 def configure(argocd_cm: dict[str, Any], excluded_groups: list[str]) -> None:
@@ -70,7 +112,7 @@ def _keep_or_make_secret_key(api: KubeApi, secret: dict[str, Any]) -> None:
     """argocd-server makes `server.secretkey` on its first start; without a server the loop makes it
     (the ApplicationSet controller's webhook handler needs it), once: a restart keeps the key."""
     try:
-        current = api.get(f"/api/v1/namespaces/{NAMESPACE}/secrets/argocd-secret").get("data") or {}
+        current = api.get(SECRET_PATH).get("data") or {}
     except ApiError as exc:
         if exc.status != 404:
             raise
