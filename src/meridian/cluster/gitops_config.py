@@ -2,6 +2,8 @@
 configuration, all as the pinned Argo CD version ships them (tools/argocd/build.sh copies them into
 bin/argocd-crds and bin/argocd-config), unless the Argo CD chart is installed (`meridian up dev`):
 then the chart's CRDs and configuration stay as they are, and only Meridian's settings are added.
+What the loop installs itself carries the chart release's ownership marks, so a later `meridian up
+dev` installs the chart over it (Helm adopts objects marked with its release) instead of stopping.
 
 Two settings of argocd-cm are Meridian's: `kustomize.buildOptions` is the one constant `meridian
 render` builds with, and API groups the local cluster does not serve (the Prometheus operator's, whose
@@ -15,6 +17,8 @@ import base64
 import secrets
 from pathlib import Path
 from typing import Any
+
+from meridian_infra.charts import CHARTS
 
 from meridian.cluster.api import ApiError, KubeApi
 from meridian.cluster.dryrun import _wait_established as wait_established
@@ -30,8 +34,15 @@ CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 SIGNING_FIELD = "server.secretkey"  # argocd-secret's key for signing (webhooks, sessions)
 # Groups the apps' manifests use whose CRDs come with a chart the local cluster may lack.
 CHART_ONLY_GROUPS = ("monitoring.coreos.com",)
-# What Helm marks the objects of a release with; Helm refuses to take over objects without it.
-HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
+# The platform program's release of the Argo CD chart (meridian_infra.helm names a release by its key).
+RELEASE = CHARTS["argo-cd"].name
+# Helm installs over an existing object only if it carries these marks of the release.
+HELM_OWNERSHIP = {
+    "labels": {"app.kubernetes.io/managed-by": "Helm"},
+    "annotations": {"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": NAMESPACE},
+}
+# Helm 3 keeps each release's record in a Secret labelled with its name and status.
+HELM_RECORDS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
 CM_PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps/argocd-cm"
 SECRET_PATH = f"/api/v1/namespaces/{NAMESPACE}/secrets/argocd-secret"
 
@@ -44,18 +55,16 @@ def build_options() -> str:
 def install(api: KubeApi, bin_dir: Path) -> str:
     """Install what the controllers need; says where the CRDs and configuration came from."""
     ensure_namespace(api, NAMESPACE)
-    chart_cm = _chart_argocd_cm(api)
-    if chart_cm is not None:
-        _add_settings_to_chart(api, chart_cm)
-        release = chart_cm["metadata"]["annotations"][HELM_RELEASE_ANNOTATION]
-        return f"the chart's (Helm release {release}), Meridian's settings added"
-    crds = _documents(bin_dir / CRDS_DIR)
+    if chart_installed(api):
+        _add_settings_to_chart(api, api.get(CM_PATH))
+        return f"the chart's (Helm release {RELEASE}), Meridian's settings added"
+    crds = [_owned_by_release(crd) for crd in _documents(bin_dir / CRDS_DIR)]
     for crd in crds:
         _apply(api, f"{CRD_PATH}/{crd['metadata']['name']}", crd)
     for crd in crds:
         wait_established(api, crd["metadata"]["name"])
     excluded = [g for g in CHART_ONLY_GROUPS if not _served_group(api, g)]
-    for obj in _documents(bin_dir / CONFIG_DIR):
+    for obj in map(_owned_by_release, _documents(bin_dir / CONFIG_DIR)):
         obj["metadata"]["namespace"] = NAMESPACE
         if obj["metadata"]["name"] == "argocd-cm":
             configure(obj, excluded)
@@ -66,15 +75,17 @@ def install(api: KubeApi, bin_dir: Path) -> str:
     return "installed as the pinned Argo CD ships them"
 
 
-def _chart_argocd_cm(api: KubeApi) -> dict[str, Any] | None:
-    """argocd-cm if a Helm release (the Argo CD chart) made it, else None."""
-    try:
-        cm = api.get(CM_PATH)
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-        return None
-    return cm if HELM_RELEASE_ANNOTATION in (cm["metadata"].get("annotations") or {}) else None
+def chart_installed(api: KubeApi) -> bool:
+    """Whether Helm holds a deployed release of the Argo CD chart (`meridian up dev` installs it)."""
+    selector = f"owner=helm,name={RELEASE},status=deployed"
+    return bool(api.get(HELM_RECORDS, params={"labelSelector": selector}).get("items"))
+
+
+def _owned_by_release(obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = obj["metadata"]
+    for field, marks in HELM_OWNERSHIP.items():
+        metadata[field] = {**(metadata.get(field) or {}), **marks}
+    return obj
 
 
 def _add_settings_to_chart(api: KubeApi, chart_cm: dict[str, Any]) -> None:
