@@ -34,10 +34,14 @@ tools-%: .venv/.synced
 
 # A kind cluster where a container engine answers (`cluster.type: auto`), else the local control plane.
 KIND_GROUP = $(shell timeout 10 docker info >/dev/null 2>&1 && echo --group kind)
+# GITOPS=1: on the local control plane, Argo CD's controllers run beside it and sync the apps
+# (`meridian up ENV --gitops`); they need the argocd group and Redis from the apt group.
+GITOPS ?=
+GITOPS_ON = $(filter 1 yes true,$(GITOPS))
 
-up: .venv/.synced ## pulumi up for ENV (default dev) on the local defaults
-	$(MERIDIAN) tools install --for up $(KIND_GROUP)
-	$(MERIDIAN) up $(ENV)
+up: .venv/.synced ## pulumi up for ENV (default dev) on the local defaults; GITOPS=1 also runs Argo CD
+	$(MERIDIAN) tools install --for up $(KIND_GROUP) $(if $(GITOPS_ON),--group argocd --group apt)
+	$(MERIDIAN) up $(ENV) $(if $(GITOPS_ON),--gitops)
 
 test: tools-test lint typecheck test-policy test-python test-go ## every test suite of the repository
 
@@ -51,8 +55,9 @@ typecheck: tools-typecheck ## mypy, strict on the CLI package and the inventory 
 	$(RUN) mypy
 	cd apps/inventory && ../../$(UV) run --frozen --quiet mypy
 
+# --durations=20: every run ends with the suite's 20 slowest tests, where time goes first.
 test-python: tools-test ## pytest: CLI, platform program (Pulumi mocks), apps, policies, end to end
-	$(RUN) pytest
+	$(RUN) pytest --durations=20
 
 schema: ## regenerate environments/platform.schema.json from the spec models
 	$(RUN) python -m meridian_infra.spec.schema > environments/platform.schema.json
@@ -60,7 +65,7 @@ schema: ## regenerate environments/platform.schema.json from the spec models
 test-go: tools-test-go ## go vet and go test for the orders service (integration tests start PostgreSQL)
 	cd apps/orders && go vet ./... && go test ./...
 
-proto: ## regenerate the Go and Python code from apps/proto
+proto: tools-proto ## regenerate the Go and Python code from apps/proto
 	bash apps/proto/generate.sh
 
 bench-apps: tools-bench-apps ## benchmark both services beside bare baselines (figures, not a test)

@@ -2,8 +2,9 @@
 rule that a test may not skip in CI.
 
 With CI set (`.ci/run`, the workflows), a test that skips because a tool or server is missing
-fails instead, with the skip's reason naming what was missing: the project's own `make test`
-installs every tool a test needs, so a skip there means a green run that proved less than it says.
+fails instead, and a module skipped while collecting is a collection error, each with the skip's
+reason naming what was missing: the project's own `make test` installs every tool a test needs,
+so a skip there means a green run that proved less than it says.
 A developer's run may still skip; it ends with one line saying what was missing.
 """
 
@@ -93,13 +94,14 @@ def meridian_cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., CliR
 
 
 _SKIPS = pytest.StashKey[Counter[str]]()  # skip reason -> how many tests gave it
+_SKIPPED_MODULES = pytest.StashKey[dict[str, list[str]]]()  # skip reason -> the modules it dropped
 
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _skip_reason(report: pytest.TestReport) -> str:
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2]).removeprefix("Skipped: ")
@@ -122,10 +124,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         )
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """A skip while collecting (`pytest.skip(allow_module_level=True)`, `pytest.importorskip` at
+    module level) drops a whole module without a test report: in CI it is an error instead."""
+    outcome = yield
+    report: pytest.CollectReport = outcome.get_result()
+    if not report.skipped:
+        return
+    reason = _skip_reason(report)
+    collector.config.stash.setdefault(_SKIPPED_MODULES, {}).setdefault(reason, []).append(report.nodeid)
+    if _in_ci():
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{report.nodeid}: skipped as a whole with CI set, where `make test` must have installed "
+            f"what it needs: {reason}\n"
+            "(install it with the group tools/tools.toml names, e.g. `meridian tools install --for test`)"
+        )
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     skips = config.stash.get(_SKIPS, Counter())
-    if not skips:
+    modules = config.stash.get(_SKIPPED_MODULES, {})
+    if not skips and not modules:
         return
-    what = "; ".join(f"{reason} ({count} test{'s' if count > 1 else ''})" for reason, count in skips.items())
+    what = "; ".join(
+        [
+            *(f"{reason} ({count} test{'s' if count > 1 else ''})" for reason, count in skips.items()),
+            *(f"{reason} (all of {', '.join(nodeids)})" for reason, nodeids in modules.items()),
+        ]
+    )
     verdict = "failed: CI is set" if _in_ci() else "skipped locally; with CI set they fail"
     terminalreporter.write_line(f"missing tools or servers, {verdict}: {what}", yellow=True, bold=True)

@@ -57,6 +57,10 @@ def apps_path(env: str) -> str:
     return f"environments/{env}/apps"
 
 
+def application_set_name(env: str) -> str:
+    return f"apps-{env}"
+
+
 # The chart's own probes for these components, which it leaves off by default.
 PROBES = {"readinessProbe": {"enabled": True}, "livenessProbe": {"enabled": True}}
 
@@ -148,7 +152,7 @@ def application_set(spec: EnvironmentSpec) -> Manifest:
     return manifest(
         "argoproj.io/v1alpha1",
         "ApplicationSet",
-        f"apps-{spec.name}",
+        application_set_name(spec.name),
         NAMESPACE,
         labels={ENVIRONMENT_LABEL: spec.name},
         spec={

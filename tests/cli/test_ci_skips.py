@@ -29,11 +29,26 @@ def test_needs_a_tool():
 def test_runs():
     assert True
 """
+PASSING = "def test_runs():\n    assert True\n"
+# Skips while collecting: each drops a whole module, with no test report of its own.
+MODULE_SKIPS = {
+    "test_module_skip.py": (
+        'import pytest\n\npytest.skip("bin/gizmo is not built", allow_module_level=True)\n\n\n'
+        "def test_never_collected():\n    pass\n"
+    ),
+    "test_importorskip.py": (
+        'import pytest\n\npytest.importorskip("meridian_absent_module")\n\n\n'
+        "def test_never_collected():\n    pass\n"
+    ),
+}
 
 
-def _run_suite(tmp_path: Path, repo_root: Path, ci: str | None) -> subprocess.CompletedProcess[str]:
+def _run_suite(
+    tmp_path: Path, repo_root: Path, ci: str | None, suite: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     shutil.copy(repo_root / "tests" / "conftest.py", tmp_path / "conftest.py")
-    (tmp_path / "test_scratch.py").write_text(SUITE)
+    for name, text in (suite or {"test_scratch.py": SUITE}).items():
+        (tmp_path / name).write_text(text)
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     if ci is not None:
         env["CI"] = ci
@@ -69,6 +84,35 @@ def test_without_ci_a_skip_is_a_skip_with_a_summary_line(tmp_path, repo_root, ci
         "missing tools or servers, skipped locally; with CI set they fail: "
         "frobd is not installed (make tools installs it) (1 test); bin/widget is not built (1 test)"
     ) in result.stdout
+
+
+def test_with_ci_set_a_module_skipped_while_collecting_is_an_error_naming_what_was_missing(
+    tmp_path, repo_root
+):
+    result = _run_suite(tmp_path, repo_root, ci="true", suite={**MODULE_SKIPS, "test_runs.py": PASSING})
+    # Collection errors stop the run before any test (pytest's exit code 2, "interrupted").
+    assert result.returncode == 2, result.stdout
+    assert "Interrupted: 2 errors during collection" in result.stdout, result.stdout
+    assert (
+        "test_module_skip.py: skipped as a whole with CI set, where `make test` must have installed "
+        "what it needs: bin/gizmo is not built"
+    ) in result.stdout
+    assert "test_importorskip.py: skipped as a whole with CI set" in result.stdout
+    assert "could not import 'meridian_absent_module'" in result.stdout
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("missing tools or servers"))
+    assert summary.startswith("missing tools or servers, failed: CI is set: ")
+    assert "bin/gizmo is not built (all of test_module_skip.py)" in summary
+    assert "No module named 'meridian_absent_module' (all of test_importorskip.py)" in summary
+
+
+def test_without_ci_a_module_skipped_while_collecting_is_a_skip_with_a_summary_line(tmp_path, repo_root):
+    result = _run_suite(tmp_path, repo_root, ci=None, suite={**MODULE_SKIPS, "test_runs.py": PASSING})
+    assert result.returncode == 0, result.stdout
+    assert "1 passed, 2 skipped" in result.stdout
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("missing tools or servers"))
+    assert summary.startswith("missing tools or servers, skipped locally; with CI set they fail: ")
+    assert "bin/gizmo is not built (all of test_module_skip.py)" in summary
+    assert "(all of test_importorskip.py)" in summary
 
 
 def test_the_newest_postgresql_folder_is_found_whatever_its_version(tmp_path):

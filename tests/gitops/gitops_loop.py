@@ -18,16 +18,21 @@ from typing import Any
 from support.local_cluster import ClusterUnderTest
 
 from meridian.cluster.api import ApiError, KubeApi
+from meridian.cluster.gitops import GitOpsLoop
 from meridian.cluster.gitops_components import NAMES, NAMESPACE, GitOpsLayout, GitOpsPorts
 from meridian.cluster.layout import Ports
 from meridian.cluster.ports import is_free
 from meridian.cluster.procs import find_ours
+from meridian.environments import load_spec
+from meridian.paths import find_repo
 
 # How often Argo CD looks at git during the tests; a promotion's bound is derived from it.
 POLL_S = int(os.environ.get("MERIDIAN_GITOPS_TEST_POLL_SECONDS", "5"))
 # A sync needs a repo-server render and an apply on top of a poll; generous for a loaded machine.
 SYNC_SLACK_S = 90.0
 APPS_PATH = f"/apis/argoproj.io/v1alpha1/namespaces/{NAMESPACE}/applications"
+APPSETS_PATH = f"/apis/argoproj.io/v1alpha1/namespaces/{NAMESPACE}/applicationsets"
+ENVIRONMENT_LABEL = "meridian.dev/environment"
 
 
 def free_loop_base() -> int:
@@ -240,3 +245,50 @@ def summary(app: dict[str, Any]) -> str:
         f"{app['metadata']['name']}: {sync_and_health(app)} conditions={conditions} "
         f"operation={operation.get('message', '')!r} failed={failed}"
     )
+
+
+def hand_over_alone(loop: Loop, api: KubeApi, env: str) -> None:
+    """Hand `env` to the loop as the only environment: the local cluster is one cluster, and every
+    environment's ApplicationSet names its Applications after the apps, so the ApplicationSets
+    handed over before are deleted first (their Applications, and through Argo CD's resources
+    finalizer their workloads, with them)."""
+    for appset in api.get(APPSETS_PATH).get("items", []):
+        api.delete(f"{APPSETS_PATH}/{appset['metadata']['name']}")
+    wait_until(
+        lambda: not loop.applications(api),
+        "the Applications of the environments handed over before gone",
+        3 * SYNC_SLACK_S,
+        lambda: str([a["metadata"]["name"] for a in loop.applications(api)]),
+    )
+    GitOpsLoop(find_repo(), loop.cluster.dirs).hand_over(api, env)
+
+
+def assert_one_application_per_app(loop: Loop, api: KubeApi, env: str, timeout_s: float) -> float:
+    """Wait for env's ApplicationSet to generate its Applications, then check there is exactly one
+    per app of env's spec, each aimed at its own namespace and overlay; the seconds it took."""
+    apps = sorted(load_spec(find_repo(), env).apps)
+    # The generator reads the app folders of the served repository; they are the spec's apps.
+    overlays = loop.clone.path / "environments" / env / "apps"
+    folders = sorted(p.name for p in overlays.iterdir() if p.is_dir())
+    assert folders == apps, f"{env}: app folders {folders} are not the spec's apps {apps}"
+
+    def env_applications() -> list[dict[str, Any]]:
+        return [
+            a for a in loop.applications(api) if a["metadata"].get("labels", {}).get(ENVIRONMENT_LABEL) == env
+        ]
+
+    took = wait_until(
+        lambda: sorted(a["metadata"]["name"] for a in env_applications()) == apps,
+        f"one Application per {env} app",
+        timeout_s,
+        lambda: str([(a["metadata"]["name"], a["spec"].get("project")) for a in loop.applications(api)]),
+    )
+    applications = loop.applications(api)
+    assert sorted(a["metadata"]["name"] for a in applications) == apps, "Applications of another environment"
+    for application in applications:
+        name, spec = application["metadata"]["name"], application["spec"]
+        assert spec["project"] == f"meridian-{env}", name
+        assert spec["destination"] == {"server": "https://kubernetes.default.svc", "namespace": name}
+        assert spec["source"]["path"] == f"environments/{env}/apps/{name}"
+        assert spec["source"]["repoURL"].startswith("git://127.0.0.1:")
+    return took

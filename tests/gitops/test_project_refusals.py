@@ -1,5 +1,6 @@
 """The AppProject of an environment refuses, with Argo CD's own errors, an Application aimed at a
-namespace it does not list and an app that brings a kind the platform reserves."""
+namespace it does not list and an app that brings kinds the platform reserves (a ResourceQuota and
+a NetworkPolicy: the platform owns both in app namespaces)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,18 @@ metadata:
 spec:
   hard:
     pods: "1000"
+"""
+OPEN_DOORS = """\
+# Not the app's to declare either: it would widen "only orders may call inventory".
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: open-doors
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  ingress:
+    - {}
 """
 
 
@@ -56,35 +69,45 @@ def test_the_project_refuses_an_application_for_a_namespace_it_does_not_allow(lo
             api.delete(f"{APPS_PATH}/stray")
 
 
-def test_the_project_refuses_a_kind_the_platform_reserves_and_is_synced_again_once_it_is_gone(
+def test_the_project_refuses_kinds_the_platform_reserves_and_is_synced_again_once_they_are_gone(
     loop: Loop,
 ) -> None:
     overlay = f"environments/{ENV}/apps/orders"
 
-    def add_quota() -> None:
+    def add_reserved_kinds() -> None:
         loop.clone.write(f"{overlay}/greedy-quota.yaml", QUOTA)
+        loop.clone.write(f"{overlay}/open-doors.yaml", OPEN_DOORS)
         kustomization = loop.clone.read(f"{overlay}/kustomization.yaml")
         loop.clone.write(
             f"{overlay}/kustomization.yaml",
-            kustomization.replace("resources:\n", "resources:\n  - greedy-quota.yaml\n", 1),
+            kustomization.replace(
+                "resources:\n", "resources:\n  - greedy-quota.yaml\n  - open-doors.yaml\n", 1
+            ),
         )
 
-    merge = loop.clone.merge_branch("orders-quota", "orders brings its own quota", add_quota)
+    merge = loop.clone.merge_branch(
+        "orders-reserved-kinds", "orders brings its own quota and network policy", add_reserved_kinds
+    )
     with loop.api() as api:
-        wanted = f"resource :ResourceQuota is not permitted in project {PROJECT}"
+        # Argo CD names each refused object's group and kind (the core group is empty).
+        wanted = [
+            f"resource :ResourceQuota is not permitted in project {PROJECT}",
+            f"resource networking.k8s.io:NetworkPolicy is not permitted in project {PROJECT}",
+        ]
         wait_until(
-            lambda: wanted in summary(loop.application(api, "orders")),
-            "Argo CD refusing the ResourceQuota",
+            lambda: all(w in summary(loop.application(api, "orders")) for w in wanted),
+            "Argo CD refusing the ResourceQuota and the NetworkPolicy",
             2 * POLL_S + SYNC_SLACK_S,
             lambda: summary(loop.application(api, "orders")),
         )
         assert not api.exists("/api/v1/namespaces/orders/resourcequotas/greedy")
+        assert not api.exists("/apis/networking.k8s.io/v1/namespaces/orders/networkpolicies/open-doors")
         # The refused sync retries with backoff for minutes; stop it, as an operator would.
         loop.terminate_operation(api, "orders")
         loop.clone.revert_merge(merge)
 
         def synced_and_idle() -> bool:
-            # Git matches the cluster again (the quota was never applied), so no new sync is
+            # Git matches the cluster again (neither object was ever applied), so no new sync is
             # needed: Synced, with no operation left running.
             status = loop.application(api, "orders")["status"]
             operation = status.get("operationState", {})
@@ -95,7 +118,7 @@ def test_the_project_refuses_a_kind_the_platform_reserves_and_is_synced_again_on
 
         wait_until(
             synced_and_idle,
-            "orders Synced again without the quota, no sync running",
+            "orders Synced again without the quota and the policy, no sync running",
             2 * POLL_S + SYNC_SLACK_S,
             lambda: summary(loop.application(api, "orders")),
         )

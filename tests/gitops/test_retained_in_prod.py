@@ -3,22 +3,27 @@ git stays in the cluster and the Application reports OutOfSync until someone pru
 
 The local cluster is one cluster: dev's ApplicationSet is deleted (its Applications with it and,
 through Argo CD's resources finalizer, their workloads) before prod's AppProject and ApplicationSet
-are applied, as the program renders them."""
+are applied, as the program renders them; prod's ApplicationSet yields exactly one Application per
+app."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
-from gitops_loop import POLL_S, SYNC_SLACK_S, Loop, summary, wait_until
-
-from meridian.cluster.gitops import GitOpsLoop
-from meridian.paths import find_repo
+from gitops_loop import (
+    POLL_S,
+    SYNC_SLACK_S,
+    Loop,
+    assert_one_application_per_app,
+    hand_over_alone,
+    summary,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
 ENV = "prod"
-APPSETS = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applicationsets"
 PROBE = """\
 # A ConfigMap that lives in git only for this test.
 apiVersion: v1
@@ -43,14 +48,8 @@ def test_prod_keeps_an_object_removed_from_git_and_reports_out_of_sync(loop: Loo
 
     loop.clone.merge_branch("prod-probe", "orders in prod gets a probe ConfigMap", add_probe)
     with loop.api() as api:
-        api.delete(f"{APPSETS}/apps-dev")
-        wait_until(
-            lambda: not loop.applications(api),
-            "dev's Applications gone (their finalizer deletes their resources first)",
-            3 * SYNC_SLACK_S,
-            lambda: str([a["metadata"]["name"] for a in loop.applications(api)]),
-        )
-        GitOpsLoop(find_repo(), loop.cluster.dirs).hand_over(api, ENV)
+        hand_over_alone(loop, api, ENV)
+        assert_one_application_per_app(loop, api, ENV, 2 * POLL_S + SYNC_SLACK_S)
         probe = "/api/v1/namespaces/orders/configmaps/prune-probe"
         wait_until(
             lambda: (

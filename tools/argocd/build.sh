@@ -77,7 +77,14 @@ p=$MODULE/common
 ld="-s -w -X $p.version=${version#v} -X $p.buildDate=$built -X $p.gitTag=$version"
 ld+=" -X $p.gitTreeState=clean -X $p.kubectlVersion=$kubectl_version"
 
+# `go list -m` names a module's folder only once the module is in the module cache, which a cold
+# machine's is not: download it first (a no-op on a warm cache).
+go mod download "$MODULE"
 moddir="$(go list -m -f '{{.Dir}}' $MODULE)"
+if [ -z "$moddir" ] || [ ! -d "$moddir" ]; then
+  echo "build.sh: $MODULE is not in the module cache after \`go mod download\`" >&2
+  exit 1
+fi
 
 mkdir -p "$BIN"
 # The changed copy of the module lives beside the binaries (Go refuses overlays of files in the

@@ -18,7 +18,7 @@ from pathlib import Path
 from meridian.cluster import gitops_components as gc
 from meridian.cluster import gitops_config, gitops_repo
 from meridian.cluster.api import KubeApi
-from meridian.cluster.gitops_environment import Applied, apply_environment
+from meridian.cluster.gitops_environment import Applied, apply_environment, declared
 from meridian.cluster.layout import ClusterDir
 from meridian.cluster.manager import Say, Started, Wait, refuse_taken_ports, running_pids, start_stages
 from meridian.cluster.procs import is_ours, read_pid, stop
@@ -56,6 +56,14 @@ class GitOpsLoop:
     def started(self) -> bool:
         """Whether `up --gitops` ran on this state folder since the last `down`."""
         return self.layout.settings_file.is_file()
+
+    def repo_url(self) -> str:
+        """The served repository's URL: the running loop's, or the one it will have when started
+        (its ports come from the same settings), so a program run before the loop can point at it."""
+        settings = self.layout.read_settings() or gc.GitOpsSettings(
+            gc.GitOpsPorts.from_env(), gc.DEFAULT_POLL_S
+        )
+        return settings.repo_url
 
     def settings(self) -> gc.GitOpsSettings:
         found = self.layout.read_settings()
@@ -102,8 +110,8 @@ class GitOpsLoop:
         if gitops_repo.ensure_served(self.repo, self.layout.served_repo, spec.argocd.target_revision):
             say(f"serving this checkout's HEAD as {spec.argocd.target_revision} at {settings.repo_url}")
         began = time.monotonic()
-        gitops_config.install(api, self.repo.bin_dir)
-        say(f"Argo CD CRDs and configuration installed: {time.monotonic() - began:.1f}s")
+        source = gitops_config.install(api, self.repo.bin_dir)
+        say(f"Argo CD CRDs and configuration: {source} ({time.monotonic() - began:.1f}s)")
         self.layout.root.mkdir(parents=True, exist_ok=True)
         self.layout.settings_file.write_text(settings.to_json())
         self._start(plan, wait, say)
@@ -112,6 +120,10 @@ class GitOpsLoop:
     def hand_over(self, api: KubeApi, env: str) -> Applied:
         """Apply env's namespaces, AppProject and ApplicationSet, pointed at the served repository."""
         return apply_environment(self.repo, api, env, self.settings().repo_url)
+
+    def declared(self, api: KubeApi, env: str) -> bool:
+        """Whether the program (`meridian up ENV`) declared env's ApplicationSet itself."""
+        return declared(api, env)
 
     def _start(self, plan: gc.GitOpsPlan, wait: Wait, say: Say) -> None:
         started: Started = {}

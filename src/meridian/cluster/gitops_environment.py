@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from meridian_infra.argocd import REPO_URL_ENV
+from meridian_infra.argocd import NAMESPACE, REPO_URL_ENV, application_set_name
 from meridian_infra.offline import record_platform
 
 from meridian.cluster.api import ApiError, KubeApi
@@ -38,7 +38,7 @@ class Applied:
 
 def environment_objects(repo: Repo, env: str, repo_url: str) -> list[dict[str, Any]]:
     spec = load_spec(repo, env)
-    with _repo_url(repo_url):
+    with repo_url_override(repo_url):
         _, recording = record_platform(spec)
     return [d.inputs for d in recording.kubernetes_objects() if d.component in COMPONENTS]
 
@@ -67,8 +67,17 @@ def apply_environment(repo: Repo, api: KubeApi, env: str, repo_url: str) -> Appl
     return Applied(env, applied)
 
 
+def declared(api: KubeApi, env: str) -> bool:
+    """Whether env's ApplicationSet is in the cluster (the program declares it with the Argo CD chart)."""
+    name = application_set_name(env)
+    # 404 also when the cluster does not serve ApplicationSets yet: then nothing declared it.
+    return api.exists(f"/apis/argoproj.io/v1alpha1/namespaces/{NAMESPACE}/applicationsets/{name}")
+
+
 @contextlib.contextmanager
-def _repo_url(url: str) -> Iterator[None]:
+def repo_url_override(url: str) -> Iterator[None]:
+    """$MERIDIAN_ARGOCD_REPO_URL set to url while the block runs (the program and any `pulumi`
+    started meanwhile read it), as it was afterwards."""
     before = os.environ.get(REPO_URL_ENV)
     os.environ[REPO_URL_ENV] = url
     try:

@@ -154,11 +154,25 @@ class LocalCluster:
             already = self._up_control_plane(say)
             if not gitops:
                 return already
-            with self.api() as api:
-                loop_already = self.gitops.up(api, self._wait, say)
-                applied = self.gitops.hand_over(api, SPEC_ENV)
-            say(f"{SPEC_ENV} handed to Argo CD: {len(applied.objects)} objects applied")
-            return already and loop_already
+            return self._up_gitops(say, SPEC_ENV, always_hand_over=True) and already
+
+    def start_gitops(self, say: Say, env: str) -> bool:
+        """The GitOps loop beside the running control plane, after `meridian up ENV` applied env's
+        platform; True if it was already running. env is handed over only where the program did
+        not declare its ApplicationSet (the Argo CD chart was skipped): the program's own objects
+        are left to the program."""
+        with self._lock():
+            return self._up_gitops(say, env, always_hand_over=False)
+
+    def _up_gitops(self, say: Say, env: str, *, always_hand_over: bool) -> bool:
+        with self.api() as api:
+            already = self.gitops.up(api, self._wait, say)
+            if always_hand_over or not self.gitops.declared(api, env):
+                applied = self.gitops.hand_over(api, env)
+                say(f"{env} handed to Argo CD: {len(applied.objects)} objects applied")
+            else:
+                say(f"{env}'s AppProject and ApplicationSet are the program's: nothing to hand over")
+        return already
 
     def _up_control_plane(self, say: Say) -> bool:
         spec = load_spec(self.repo, SPEC_ENV)

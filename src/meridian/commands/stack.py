@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -10,11 +12,23 @@ from rich.markup import escape
 from meridian.console import err, out
 from meridian.engine import Stack, recover, stack_locks
 from meridian.environments import load_spec
-from meridian.errors import ConflictError, RefusedError
+from meridian.errors import ConflictError, InputError, RefusedError
 from meridian.exitcodes import ExitCode
-from meridian.paths import find_repo
+from meridian.paths import Repo, find_repo
+
+if TYPE_CHECKING:
+    from meridian.cluster import LocalCluster
 
 EnvArgument = Annotated[str, typer.Argument(help="Environment: dev, staging or prod.")]
+GitOpsOption = Annotated[
+    bool,
+    typer.Option(
+        "--gitops",
+        help="On the local control plane: after `pulumi up`, also run the GitOps loop (a git server "
+        "serving this checkout and Argo CD's controllers), which the program's Argo CD objects point "
+        "at, so Argo CD syncs the apps (docs/local-cluster.md).",
+    ),
+]
 
 
 def _stack(env: str) -> Stack:
@@ -51,17 +65,36 @@ def _run(stack: Stack, *args: str) -> None:
         )
 
 
-def up(env: EnvArgument) -> None:
+def up(env: EnvArgument, gitops: GitOpsOption = False) -> None:
     """Create or update the environment's platform (`pulumi up`); dev's local control plane starts first."""
+    repo = find_repo()
+    cluster = _local_cluster(repo, env)
+    if gitops and cluster is None:
+        raise InputError(
+            f"--gitops runs the GitOps loop beside the local control plane, and {env} does not run on it",
+            hint="kind and existing clusters run Argo CD from its chart, installed by `meridian up`",
+        )
     stack = _stack(env)
-    _start_local_cluster_if_needed(stack)
-    _run(stack, "up", "--yes")
+    if cluster is not None:
+        # The local control plane is processes, not cloud resources: it is started beside the
+        # stack, not declared in it (kind clusters, which are resources, are declared by the program).
+        cluster.up(_say)
+    with _argocd_source(cluster, gitops=gitops):
+        _run(stack, "up", "--yes")
+    if gitops and cluster is not None:
+        cluster.start_gitops(_say, env)
+        served = cluster.gitops.layout.served_repo
+        out.print(f"GitOps: Argo CD reads {cluster.gitops.repo_url()}")
+        out.print(f"  publish commits with: git push {served} HEAD:main")
 
 
-def _start_local_cluster_if_needed(stack: Stack) -> None:
-    """The local control plane is processes, not cloud resources: it is started beside the stack,
-    not declared in it (kind clusters, which are resources, are declared by the program)."""
-    spec = load_spec(stack.repo, stack.env)
+def _say(line: str) -> None:
+    err.print(f"[dim]{escape(line)}[/]")
+
+
+def _local_cluster(repo: Repo, env: str) -> LocalCluster | None:
+    """The local control plane env runs on, or None where its cluster is kind or an existing one."""
+    spec = load_spec(repo, env)
     # Imported here: the kind probe and the cluster manager are only needed for clusters we run.
     from meridian_infra.kind import container_runtime_available  # noqa: PLC0415
     from meridian_infra.spec.models import ClusterType  # noqa: PLC0415
@@ -71,13 +104,31 @@ def _start_local_cluster_if_needed(stack: Stack) -> None:
     wanted = spec.cluster.type
     if wanted is ClusterType.AUTO:
         wanted = ClusterType.KIND if container_runtime_available() else ClusterType.LOCAL
-    if wanted is ClusterType.LOCAL:
-        LocalCluster(stack.repo).up(lambda line: err.print(f"[dim]{escape(line)}[/]"))
+    return LocalCluster(repo) if wanted is ClusterType.LOCAL else None
+
+
+@contextlib.contextmanager
+def _argocd_source(cluster: LocalCluster | None, *, gitops: bool) -> Iterator[None]:
+    """While the local GitOps loop runs (or is about to, with --gitops), the program points Argo CD
+    at the loop's git server: a plain `meridian up dev` must not turn the loop's Argo CD back to
+    the spec's remote repository, which nothing on this machine may reach, and preview and drift
+    compare with what `up` applied."""
+    if cluster is None or not (gitops or cluster.gitops.started()):
+        yield
+        return
+    from meridian.cluster.gitops_environment import repo_url_override  # noqa: PLC0415
+
+    url = cluster.gitops.repo_url()
+    _say(f"Argo CD's repository: {url}, the local GitOps loop's git server")
+    with repo_url_override(url):
+        yield
 
 
 def preview(env: EnvArgument) -> None:
     """Show what `up` would change (`pulumi preview`)."""
-    _run(_stack(env), "preview", "--diff")
+    stack = _stack(env)
+    with _argocd_source(_local_cluster(stack.repo, env), gitops=False):
+        _run(stack, "preview", "--diff")
 
 
 def destroy(env: EnvArgument) -> None:
@@ -88,7 +139,8 @@ def destroy(env: EnvArgument) -> None:
 def drift(env: EnvArgument) -> None:
     """Compare the live platform with the code; exit 1 with the diff when they differ."""
     stack = _stack(env)
-    result = stack.pulumi("preview", "--refresh", "--diff", "--expect-no-changes")
+    with _argocd_source(_local_cluster(stack.repo, env), gitops=False):
+        result = stack.pulumi("preview", "--refresh", "--diff", "--expect-no-changes")
     if result.returncode != 0:
         err.print(f"[bold red]{env} drifted[/] from the code, or the preview failed: see the diff above")
         raise typer.Exit(int(ExitCode.REFUSED))
