@@ -93,7 +93,10 @@ rules := {
 # Rules the repository's own platform render still breaks, while the change that fixes it is on its
 # way: reported as warnings until the date (which still counts), then at their catalog severity by
 # themselves. Each says what must change. Remove the entry when the render complies.
-transitions := {}
+# Entries read `"MER-XXX-000": _until("YYYY-MM-DD", "what must change")`. With none, object.union
+# keeps the value an object keyed by rule for the type checker; a literal {} has no keys, so OPA
+# refuses every `transitions[rule]` lookup and the whole policy set fails to compile.
+transitions := object.union({}, {})
 
 _until(date, reason) := {"until": date, "reason": reason}
 
