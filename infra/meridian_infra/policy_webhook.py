@@ -161,6 +161,8 @@ def opa_arguments(
         "--skip-version-check",
         "--log-level=error",
         "--log-format=json",
+        # Editors' backup and lock files beside the policies are not policies.
+        "--ignore=.*",
         *(["--watch"] if watch else []),
         *(str(root / d) for d in POLICY_DIRS),
         f"admission.charts:{root / CHART_EXEMPTIONS}",
@@ -398,6 +400,16 @@ def local_ca_bundle(kubeconfig: str) -> str:
         return str(config["clusters"][0]["cluster"]["certificate-authority-data"])
     except (YAMLError, KeyError, IndexError, TypeError):
         return base64.b64encode(b"<the local cluster's CA>").decode()
+
+
+def local_registration(spec: EnvironmentSpec, kubeconfig: str) -> list[Manifest]:
+    """What the program declares for `spec` on the local control plane (the webhook's namespace, as
+    the Namespaces component declares it, the Service and the configuration), for `meridian cluster
+    up --local --admission ENV` to apply without running the program."""
+    if NAMESPACE not in spec.platform_namespaces:
+        raise PolicyWebhookNotConfigured(spec)
+    namespace = ns.platform_namespace_objects(spec, NAMESPACE)[0]
+    return [namespace, service(local=True), webhook_configuration(spec.name, local_ca_bundle(kubeconfig))]
 
 
 def _b64(pem: str | None) -> str:
