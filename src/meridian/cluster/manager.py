@@ -183,7 +183,8 @@ class LocalCluster:
             settings = Settings(settings.ports, service_subnet, nodes)
             self.dirs.write_settings(settings)
             self._settle(settings, {}, say)
-            if environment != webhook.environment():
+            opa = next(s for s in self._control_plane_status() if s.name == comp.OPA)
+            if environment != webhook.environment() or not opa.healthy:
                 self._restart_webhook(settings, environment, say)
             return True
         leftovers = self._running_pids()
@@ -203,11 +204,13 @@ class LocalCluster:
         return False
 
     def _whole_and_healthy(self) -> bool:
-        """Every component runs and answers. A busy machine can make a health check time out
-        once, so a running but unanswering cluster gets a grace period before it is restarted."""
+        """Every component but the policy webhook runs and answers. A busy machine can make a
+        health check time out once, so a running but unanswering cluster gets a grace period
+        before it is restarted."""
         deadline = time.monotonic() + HEALTH_GRACE_S
         while True:
-            statuses = self._control_plane_status()
+            # The policy webhook is restarted on its own when it alone is down (`up` does so).
+            statuses = [s for s in self._control_plane_status() if s.name != comp.OPA]
             if not all(s.running for s in statuses):
                 return False
             # kwok's "health" is its nodes, which `_settle` repairs without a restart.
