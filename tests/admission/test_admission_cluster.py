@@ -25,7 +25,7 @@ from admission_harness import (
     write,
 )
 from meridian_infra import namespaces as ns
-from support.egress_watch import SocketRow, parse_table
+from support.egress_watch import SocketRow, parse_table, watch_connections
 from support.local_cluster import REPO_ROOT, ClusterUnderTest, output
 
 from meridian.cluster.egress import EgressFiles, read_forwards
@@ -55,7 +55,7 @@ def _no_limits(obj):
 CASES = {"privileged": _privileged, "latest": _latest, "no-limits": _no_limits}
 
 
-def test_the_webhook_is_a_component_that_listens_on_loopback_only(admission_cluster: ClusterUnderTest):
+def test_the_webhook_is_a_component_on_loopback_only(admission_cluster: ClusterUnderTest, tmp_path: Path):
     result = admission_cluster.run("cluster", "status", "--local")
     assert result.returncode == 0, output(result)
     row = next(line for line in result.stdout.splitlines() if line.split() and line.split()[0] == "opa")
@@ -63,8 +63,18 @@ def test_the_webhook_is_a_component_that_listens_on_loopback_only(admission_clus
     assert str(port) in row and "ok" in row
     forwards = read_forwards(EgressFiles(admission_cluster.dirs).forwards)
     assert [(f.key, f.target) for f in forwards] == [("meridian-admission/opa:443", f"127.0.0.1:{port}")]
-    listening = _listening(admission_cluster.pids()["opa"])
+    pid = admission_cluster.pids()["opa"]
+    listening = _listening(pid)
     assert listening and {row.local for row in listening} == {f"127.0.0.1:{port}"}
+    # While the API server calls it, its connections are loopback ones too.
+    use_environment(admission_cluster, "prod")
+    pid = admission_cluster.pids()["opa"]  # restarted if the environment changed
+    manifest = write(tmp_path, "latest", changed(deployment("web"), _latest))
+    with watch_connections(lambda: [pid], interval_s=0.01) as watch:
+        for _ in range(20):
+            assert dry_run(admission_cluster, manifest).returncode != 0
+    assert {c.program for c in watch.connections} == {"opa"}, watch.connections
+    watch.assert_loopback_only()
 
 
 def _listening(pid: int) -> list[SocketRow]:
