@@ -41,6 +41,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from meridian_infra import namespaces as ns
+from meridian_infra.charts import CHARTS
 from meridian_infra.cluster import ClusterConnection
 from meridian_infra.network_policies import ADMISSION_NAMESPACE, APP_NAME_LABEL
 from meridian_infra.objects import TIER_LABEL, Manifest, declare, manifest
@@ -179,8 +180,14 @@ def context_objects(spec: EnvironmentSpec) -> list[Manifest]:
 
 
 def admission_data(environment: str, context: Iterable[Manifest]) -> dict[str, Any]:
-    """data.admission for OPA (the charts' exemptions join it from their own file)."""
-    return {"environment": environment, "context": list(context)}
+    """data.admission for OPA (the charts' exemptions join it from their own file). `releases` are
+    the pinned charts as the platform installs them (release, chart, version, namespace): how a
+    Helm hook, which Helm does not annotate with its release, is told apart by its chart label."""
+    releases = [
+        {"release": key, "chart": pin.chart, "version": pin.version, "namespace": pin.namespace}
+        for key, pin in sorted(CHARTS.items())
+    ]
+    return {"environment": environment, "context": list(context), "releases": releases}
 
 
 def bundle_files(root: Path) -> dict[str, str]:

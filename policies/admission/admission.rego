@@ -9,6 +9,7 @@
 #   data.admission.environment   dev, staging or prod: the one environment of this cluster
 #   data.admission.context       the environment's Namespaces and NetworkPolicies (meridian.policy.context)
 #   data.admission.charts        policies/exemptions/charts.yaml, loaded as it is
+#   data.admission.releases      the pinned charts: release, chart, version and namespace
 #
 # Nothing here judges an object itself: deny findings refuse it, warn findings come back as warnings
 # on an admitted object, and the rules of catalog.ci_only are left to CI (see that file for why).
@@ -77,13 +78,23 @@ exemptions := [e |
 
 # --- Chart exemptions, matched by the Helm release that installed the object ----------------------
 
-# Helm annotates what it installs with its release; hooks (`helm.sh/hook`) it creates without
-# that annotation, so for them the chart's own instance label names the release.
+# Helm annotates what it installs with its release. Its hooks (`helm.sh/hook`) it creates without
+# that annotation: for them the chart's instance label names the release, or else the chart label
+# (`CHART-VERSION`) names a chart the platform installs (data.admission.releases).
 release := name if {
 	name := lib.annotations(_request.object)["meta.helm.sh/release-name"]
-} else := lib.labels(_request.object)["app.kubernetes.io/instance"] if {
-	lib.annotations(_request.object)["helm.sh/hook"]
+} else := name if {
+	_hook
+	name := lib.labels(_request.object)["app.kubernetes.io/instance"]
+} else := name if {
+	_hook
+	some r in object.get(data.admission, "releases", [])
+	lib.labels(_request.object)["helm.sh/chart"] == concat("-", [r.chart, r.version])
+	lib.namespace(_request.object) in {r.namespace, ""}
+	name := r.release
 }
+
+_hook if lib.annotations(_request.object)["helm.sh/hook"]
 
 _chart_entries := object.get(data.admission, ["charts", "exemptions"], [])
 

@@ -22,9 +22,10 @@ from meridian.environments import load_spec
 from meridian.paths import Repo
 from meridian.policy.gate import check_paths
 from meridian.policy.model import Finding, Severity
-from meridian.yamlio import dump_all
+from meridian.yamlio import dump_all, load_all
 
-APP_NAMESPACE = "orders"  # an app namespace of every environment
+APP_NAMESPACE = "orders"
+EXEMPTION = "exemption.meridian.dev/"  # an app namespace of every environment
 WEBHOOK_ACTIVE_S = 60.0  # how long the API server may take to see a new webhook configuration
 DIGEST = "sha256:8ca97f9c6fa42baa02b99b75f200df1770b84e2d8733660662e14c0f1f50c639"
 
@@ -212,3 +213,23 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def helm_installed(release: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """A chart object as Helm creates it: annotated with its release, without the annotations the
+    render writes from policies/exemptions/charts.yaml (charts set none of their own)."""
+    metadata = dict(obj.get("metadata") or {})
+    given = metadata.get("annotations") or {}
+    annotations = {k: v for k, v in given.items() if not k.startswith(EXEMPTION)}
+    if not given.get("helm.sh/hook"):  # Helm does not annotate its hooks
+        annotations["meta.helm.sh/release-name"] = release
+    return {**obj, "metadata": {**metadata, "annotations": annotations}}
+
+
+def chart_objects(rendered: Path) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (path.stem, obj)
+        for path in sorted((rendered / "platform" / "charts").glob("*.yaml"))
+        for obj in load_all(path.read_text())
+        if isinstance(obj, dict) and obj.get("kind")
+    ]

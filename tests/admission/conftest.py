@@ -5,11 +5,14 @@ components. Each test names the environment it needs (`use_environment`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from support.local_cluster import REPO_ROOT, ClusterUnderTest, new_cluster, output
 
 from meridian.cluster.components import BINARIES
+
+ENVS = ("dev", "staging", "prod")
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +33,27 @@ def admission_cluster(
         pytest.fail(f"`meridian cluster up --local` failed:\n{output(result)}")
     yield cluster
     cluster.run("cluster", "down", "--local", "--purge")
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each environment rendered as `meridian render ENV` renders it (apps, the platform and every
+    chart's objects, charts from MERIDIAN_CHART_MIRROR or upstream), into a folder of its own."""
+    from meridian.environments import load_spec  # noqa: PLC0415
+    from meridian.errors import MeridianError  # noqa: PLC0415
+    from meridian.paths import Repo  # noqa: PLC0415
+    from meridian.render.apps import render_apps  # noqa: PLC0415
+    from meridian.render.platform import render_platform  # noqa: PLC0415
+
+    repo = Repo(REPO_ROOT)
+    folders = {}
+    for env in ENVS:
+        out = tmp_path_factory.mktemp(f"render-{env}")
+        try:
+            render_apps(repo, env, out / "apps")
+            crds = tmp_path_factory.mktemp(f"crds-{env}")
+            render_platform(load_spec(repo, env), out / "platform", charts_from=repo, crd_out=crds)
+        except MeridianError as exc:
+            pytest.fail(f"rendering {env}: {exc.message}\n{exc.hint or ''}", pytrace=False)
+        folders[env] = out
+    return folders

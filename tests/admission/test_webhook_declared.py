@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from meridian_infra import policy_webhook as pw
+from meridian_infra.charts import CHARTS
 from meridian_infra.cluster import ClusterAccess
 from meridian_infra.offline import DEPLOY_TIME, record_platform
 from meridian_infra.spec import load_environment
@@ -190,6 +191,10 @@ def test_the_bundle_is_the_repositorys_policies_and_the_environments_data(declar
     assert data["policies_exemptions_charts.yaml"] == charts
     admission = json.loads(data["admission.json"])
     assert admission["environment"] == env
+    # How a Helm hook's release is found: every pinned chart, where the platform installs it.
+    assert {(r["release"], r["chart"], r["version"], r["namespace"]) for r in admission["releases"]} == {
+        (key, pin.chart, pin.version, pin.namespace) for key, pin in CHARTS.items()
+    }
 
     def key(o):
         return (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])

@@ -187,3 +187,17 @@ test_a_helm_hook_is_matched_by_its_instance_label if {
 	not_a_hook := json.patch(privileged, [{"op": "add", "path": "/metadata/labels", "value": {"app.kubernetes.io/instance": "vendor"}}])
 	answer_in(not_a_hook, charts([chart_entry])).allowed == false
 }
+
+test_a_helm_hook_without_an_instance_label_is_matched_by_its_pinned_chart if {
+	hook := json.patch(privileged, [
+		{"op": "add", "path": "/metadata/annotations", "value": {"helm.sh/hook": "pre-delete"}},
+		{"op": "add", "path": "/metadata/labels", "value": {"helm.sh/chart": "vendor-chart-v1.2.3"}},
+	])
+	releases := [{"release": "vendor", "chart": "vendor-chart", "version": "v1.2.3", "namespace": "shop"}]
+	with_releases := object.union(charts([chart_entry]), {"releases": releases})
+	answer_in(hook, with_releases).allowed == true
+	other_version := object.union(with_releases, {"releases": [object.union(releases[0], {"version": "v1.2.4"})]})
+	answer_in(hook, other_version).allowed == false
+	other_namespace := object.union(with_releases, {"releases": [object.union(releases[0], {"namespace": "elsewhere"})]})
+	answer_in(hook, other_namespace).allowed == false
+}
