@@ -57,7 +57,7 @@ POLICIES_CONFIGMAP = "opa-policies"
 TLS_SECRET = "opa-tls"  # noqa: S105 - a name, not a secret
 # The same OPA as bin/opa and the conftest of the gate (tools/go/go.mod); a test keeps them in step.
 # No digest: none can be read from the registry where this is written; MER-IMG-002 warns until one
-# is added (docs/admission.md).
+# is added (policies/README.md, "Admission").
 OPA_VERSION = "1.21.1"
 IMAGE = f"openpolicyagent/opa:{OPA_VERSION}-static"
 LABELS = {APP_NAME_LABEL: "opa"}
