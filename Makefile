@@ -10,7 +10,7 @@ RUN := $(UV) run --frozen --quiet
 MERIDIAN := $(RUN) meridian
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: help tools up test lint typecheck test-python schema render clean test-go proto bench-apps test-policy bench-policy bench-preview dashboards
+.PHONY: help tools up test lint typecheck test-python schema render clean test-go proto bench-apps test-policy bench-policy bench-preview bench-admission dashboards
 # No tools-% here: make skips pattern rules for phony targets (no file of that name exists anyway).
 
 help: ## list the targets
@@ -79,6 +79,9 @@ bench-policy: tools-bench-policy ## time the policy gate: environments, syntheti
 
 bench-preview: tools-bench-preview ## time pulumi preview of the three stacks: fixed cost and cost per resource (figures, not a test)
 	$(RUN) python benchmarks/preview/bench.py
+
+bench-admission: tools-bench-admission ## time what the policy webhook adds to each request on the local API server (figures, not a test)
+	$(RUN) python benchmarks/admission/bench.py
 
 dashboards: ## regenerate apps/*/dashboards/*.json from infra/meridian_infra/dashboards.py (never edit them)
 	$(RUN) python -m meridian_infra.dashboards

@@ -14,6 +14,7 @@ APP_NAME_LABEL = "app.kubernetes.io/name"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
 MONITORING_NAMESPACE = "monitoring"
 VAULT_NAMESPACE = "vault"
+ADMISSION_NAMESPACE = "meridian-admission"
 VAULT_PORT = 8200
 POSTGRES_PORT = 5432
 API_SERVER_PORTS = (443, 6443)
@@ -225,6 +226,7 @@ WEBHOOKS: dict[str, list[tuple[str, dict[str, str], int]]] = {
     MONITORING_NAMESPACE: [
         ("allow-webhook-prometheus-operator", {"app": "kube-prometheus-stack-operator"}, 10250)
     ],
+    ADMISSION_NAMESPACE: [("allow-webhook-opa", {APP_NAME_LABEL: "opa"}, 8443)],
 }
 # Everywhere: the API server's address is not one the spec knows (a managed control plane's, or
 # the nodes'), so the webhook's pods and port are what narrows these.

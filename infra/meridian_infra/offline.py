@@ -33,11 +33,14 @@ PROVIDER_PREFIX = "pulumi:providers:"
 _COMPUTED: dict[str, dict[str, Any]] = {
     "random:index/randomPassword:RandomPassword": {"result": DEPLOY_TIME, "bcryptHash": DEPLOY_TIME},
     "pulumi-python:dynamic:Resource": {"kubeconfig": OFFLINE_KUBECONFIG},
-    "pulumi-python:dynamic/tls:VaultCertificates": {
-        "tls_ca_cert": DEPLOY_TIME,
-        "tls_server_cert": DEPLOY_TIME,
-        "tls_server_key": DEPLOY_TIME,
-        "tls_not_after": DEPLOY_TIME,
+    **{
+        f"pulumi-python:dynamic/tls:{name}": {
+            "tls_ca_cert": DEPLOY_TIME,
+            "tls_server_cert": DEPLOY_TIME,
+            "tls_server_key": DEPLOY_TIME,
+            "tls_not_after": DEPLOY_TIME,
+        }
+        for name in ("VaultCertificates", "AdmissionCertificates")
     },
 }
 

@@ -1,13 +1,15 @@
 """The platform of one environment, in the order its parts depend on each other.
 
-spec → cluster connection → namespaces → networking → Argo CD, Vault, observability. Each component
-takes the typed spec and the provider and returns what later ones need; none reads another's internals.
+spec → cluster connection → namespaces → the policy webhook, networking → Argo CD, Vault,
+observability. Each component takes the typed spec and the provider and returns what later ones
+need; none reads another's internals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pulumi
 import pulumi_random as random
@@ -18,10 +20,15 @@ from meridian_infra.helm import Charts
 from meridian_infra.namespaces import Namespaces
 from meridian_infra.network import Network
 from meridian_infra.observability import AppObservability, Observability
+from meridian_infra.policy_webhook import PolicyWebhook
 from meridian_infra.spec.models import EnvironmentSpec
 from meridian_infra.vault import VaultRelease
 from meridian_infra.vault_config import declare_vault_configuration
 from meridian_infra.vault_settings import VaultConnection
+
+# The checkout this program comes from: where the policy webhook's files are read when the caller
+# names no other (stack.run names the Pulumi project being run).
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -43,15 +50,22 @@ class Platform:
     argocd: ArgoCD
     vault: VaultRelease
     observability: Observability
+    policy_webhook: PolicyWebhook
 
 
 def declare_platform(
-    spec: EnvironmentSpec, access: ClusterAccess, *, probe_charts: bool, secrets: StackSecrets | None = None
+    spec: EnvironmentSpec,
+    access: ClusterAccess,
+    *,
+    probe_charts: bool,
+    secrets: StackSecrets | None = None,
+    root: Path | None = None,
 ) -> Platform:
     secrets = secrets or StackSecrets()
     cluster = ClusterConnection(spec, access)
     on_cluster = pulumi.ResourceOptions(provider=cluster.provider)
     namespaces = Namespaces(spec, pulumi.ResourceOptions(providers=[cluster.provider]))
+    policy_webhook = PolicyWebhook(spec, cluster, namespaces.namespaces, root or CHECKOUT, on_cluster)
     charts = Charts(spec, cluster.provider, probe=probe_charts)
     Network(spec, charts, cluster.provider, namespaces.namespaces["tigera-operator"], on_cluster)
     argocd = ArgoCD(spec, charts, cluster.provider, namespaces.namespaces["argocd"], on_cluster)
@@ -82,6 +96,7 @@ def declare_platform(
         argocd=argocd,
         vault=vault,
         observability=observability,
+        policy_webhook=policy_webhook,
     )
 
 

@@ -16,6 +16,7 @@ from meridian_infra.cluster import ClusterAccess, ClusterUnavailable
 from meridian_infra.helm import ChartUnavailable
 from meridian_infra.kind import container_runtime_available
 from meridian_infra.observability import GrafanaNotShared, LokiStorageNotConfigured
+from meridian_infra.policy_webhook import PolicyWebhookNotConfigured
 from meridian_infra.program import StackSecrets, declare_platform, export_outputs
 from meridian_infra.spec import SpecError, load_environment
 from meridian_infra.spec.models import ClusterType
@@ -81,7 +82,7 @@ def run(root: Path | None = None) -> None:
                 else {key: pulumi.Output.secret(str(value)) for key, value in loki_storage.items()}
             ),
         )
-        export_outputs(declare_platform(spec, access, probe_charts=True, secrets=secrets))
+        export_outputs(declare_platform(spec, access, probe_charts=True, secrets=secrets, root=root))
     except (
         SpecError,
         ClusterUnavailable,
@@ -90,6 +91,7 @@ def run(root: Path | None = None) -> None:
         VaultSettingsError,
         LokiStorageNotConfigured,
         GrafanaNotShared,
+        PolicyWebhookNotConfigured,
     ) as exc:
         # A plain message instead of a Python traceback in `pulumi up`'s diagnostics.
         print(f"error: {exc}", file=sys.stderr)

@@ -115,13 +115,17 @@ def test_up_installs_every_chart_then_a_second_up_changes_nothing(project, bare_
     assert "created" in first.stdout
     watch.assert_loopback_only()
     assert {"kube-apiserver", "pulumi-resource-kubernetes"} <= watch.seen_programs(), watch.seen_programs()
-    # The webhooks' calls went to the egress proxy (which refused them), not to the network.
+    # The webhooks' calls went to the egress proxy, not to the network: the charts' were refused,
+    # the policy webhook's (declared by the program) forwarded to OPA on loopback.
     tunnels = [
         e
         for e in log_entries(project.cluster_dir / "logs" / "egress-proxy.log")
         if e.get("event") == "tunnel"
     ]
-    assert tunnels and {t["verdict"] for t in tunnels} == {"refused"}, tunnels[:5]
+    charts = [t for t in tunnels if t.get("service") != "meridian-admission/opa:443"]
+    policy = [t for t in tunnels if t.get("service") == "meridian-admission/opa:443"]
+    assert charts and {t["verdict"] for t in charts} == {"refused"}, charts[:5]
+    assert policy and {t["verdict"] for t in policy} == {"forwarded"}, policy[:5]
     assert "skipping it" not in first.stdout, output(first)
     assert installed_releases(project) == {name: "deployed" for name in CHARTS}
     assert namespace_exists(project, "orders") and namespace_exists(project, "inventory")

@@ -23,7 +23,7 @@ from meridian.engine import Stack
 from meridian.paths import Repo
 from support.local_cluster import REPO_ROOT
 
-LINKED = ("infra", "environments", "tools", "bin", "apps")
+LINKED = ("infra", "environments", "tools", "bin", "apps", "policies")  # policies: the local policy webhook
 TIMEOUT_S = 900
 PULUMI = str(REPO_ROOT / "bin" / "pulumi")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from meridian.cluster import egress
+from meridian.cluster import egress, policy_webhook
 from meridian.cluster.layout import ClusterDir, Ports
 from meridian.errors import InputError
 
@@ -28,10 +28,12 @@ SCHEDULER = "kube-scheduler"
 KWOK = "kwok"
 # The API server's connections of its own go through it (egress.py): it starts before the API server.
 EGRESS_PROXY = "egress-proxy"
+# The policy webhook (policy_webhook.py): needs nothing of the others, the API server calls it.
+OPA = policy_webhook.NAME
 
 # Start in this order, each stage healthy before the next; stop in the reverse order.
 STAGES: tuple[tuple[str, ...], ...] = (
-    (EGRESS_PROXY, ETCD),
+    (EGRESS_PROXY, ETCD, OPA),
     (APISERVER,),
     (CONTROLLER_MANAGER, SCHEDULER, KWOK),
 )
@@ -56,6 +58,8 @@ class Plan:
     ports: Ports
     bin_dir: Path
     service_subnet: str
+    # The checkout whose policies the webhook serves; the one bin_dir belongs to when not given.
+    root: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ def components(plan: Plan) -> dict[str, Component]:
     peer_url = f"http://127.0.0.1:{p.etcd_peer}"
     env = dict(os.environ)
     egress_files = egress.EgressFiles(d)
+    webhook_files = policy_webhook.WebhookFiles(d)
     built = {
         EGRESS_PROXY: Component(
             EGRESS_PROXY,
@@ -93,6 +98,13 @@ def components(plan: Plan) -> dict[str, Component]:
             ],
             env,
             lambda: egress.proxy_answers(egress_files, timeout_s=_HEALTH_TIMEOUT_S),
+        ),
+        OPA: Component(
+            OPA,
+            p.admission,
+            policy_webhook.argv(b / OPA, webhook_files, plan.root or b.parent, p.admission),
+            env,
+            lambda: policy_webhook.answers(p.admission, pki / "ca.crt", _HEALTH_TIMEOUT_S),
         ),
         ETCD: Component(
             ETCD,

@@ -139,8 +139,9 @@ class GitOpsLoop:
         refuse_taken_ports(
             ports.by_use(),
             prefix="GitOps ",
-            hint="stop it, or give this cluster other ports: MERIDIAN_CLUSTER_PORT_BASE=<first of 13 "
-            "free ports> (the control plane takes five, the GitOps loop the next eight)",
+            hint="stop it, or give this cluster other ports: MERIDIAN_CLUSTER_PORT_BASE=<first of 14 "
+            "free ports> (the control plane takes five, the GitOps loop the next eight, the policy "
+            "webhook the one after)",
         )
 
     # ---- down ------------------------------------------------------------------------------

@@ -19,8 +19,9 @@ from meridian.paths import Repo
 
 STATE_DIR_ENV = "MERIDIAN_CLUSTER_DIR"
 PORT_BASE_ENV = "MERIDIAN_CLUSTER_PORT_BASE"
-# A base leaves room for the five ports below it and stays out of the ephemeral range's upper end.
-_PORT_BASE_RANGE = range(1024, 65531)
+ADMISSION_OFFSET = 13
+# A base leaves room for the ports above it and stays out of the ephemeral range's upper end.
+_PORT_BASE_RANGE = range(1024, 65535 - ADMISSION_OFFSET)
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,12 @@ class Ports:
     etcd_peer: int = 23800
     controller_manager: int = 16257
     scheduler: int = 16259
+    # The policy webhook (OPA); after the GitOps loop's eight, so a base's first 13 keep their use.
+    admission: int = 18443
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
-        return cls(base, base + 1, base + 2, base + 3, base + 4)
+        return cls(base, base + 1, base + 2, base + 3, base + 4, base + ADMISSION_OFFSET)
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -47,7 +50,8 @@ class Ports:
                 f"{PORT_BASE_ENV}={raw} is not a port between {_PORT_BASE_RANGE.start} "
                 f"and {_PORT_BASE_RANGE.stop - 1}",
                 hint="it is the first of five consecutive ports: apiserver, etcd client and peer, "
-                "controller-manager, scheduler",
+                "controller-manager, scheduler (the GitOps loop takes the next eight, the policy "
+                "webhook the one after)",
             )
         return cls.from_base(int(raw))
 

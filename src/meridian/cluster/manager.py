@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from meridian.cluster import components as comp
+from meridian.cluster import policy_webhook
 from meridian.cluster.api import ApiError, KubeApi
 from meridian.cluster.egress import EgressFiles, write_selector_config
 from meridian.cluster.kubeconfig import write_kubeconfig
@@ -147,11 +148,18 @@ class LocalCluster:
 
     # ---- up --------------------------------------------------------------------------------
 
-    def up(self, say: Say, *, gitops: bool = False) -> bool:
+    def up(self, say: Say, *, gitops: bool = False, admission: str | None = None) -> bool:
         """Start the cluster (and with `gitops` the GitOps loop beside it, handed the dev
-        environment), or make sure the running one is whole; True if it was already running."""
+        environment), or make sure the running one is whole; True if it was already running.
+
+        With `admission`, the policy webhook serves that environment's policies and is registered
+        as the platform program declares it for that environment."""
         with self._lock():
-            already = self._up_control_plane(say)
+            already = self._up_control_plane(say, admission)
+            if admission is not None:
+                with self.api() as api:
+                    registered = policy_webhook.register(self.repo, api, admission, self.dirs.kubeconfig)
+                say(f"policy webhook registered for {admission}: {', '.join(registered)}")
             if not gitops:
                 return already
             return self._up_gitops(say, SPEC_ENV, always_hand_over=True) and already
@@ -174,8 +182,11 @@ class LocalCluster:
                 say(f"{env}'s AppProject and ApplicationSet are the program's: nothing to hand over")
         return already
 
-    def _up_control_plane(self, say: Say) -> bool:
+    def _up_control_plane(self, say: Say, admission: str | None = None) -> bool:
         spec = load_spec(self.repo, SPEC_ENV)
+        webhook = policy_webhook.WebhookFiles(self.dirs)
+        environment = admission or webhook.environment()
+        load_spec(self.repo, environment)  # an unknown or broken environment is refused first
         service_subnet = str(spec.cluster.service_subnet)
         nodes = max(1, spec.cluster.workers or 0)
         self._require_binaries()
@@ -186,6 +197,9 @@ class LocalCluster:
             settings = Settings(settings.ports, service_subnet, nodes)
             self.dirs.write_settings(settings)
             self._settle(settings, {}, say)
+            opa = next(s for s in self._control_plane_status() if s.name == comp.OPA)
+            if environment != webhook.environment() or not opa.healthy:
+                self._restart_webhook(settings, environment, say)
             return True
         leftovers = self._running_pids()
         if leftovers:
@@ -199,16 +213,18 @@ class LocalCluster:
             self._refuse_changed_subnet(settings, service_subnet)
         settings = Settings(Ports.from_env(), service_subnet, nodes)
         self._check_ports_free(settings.ports)
-        self._prepare(settings, say)
+        self._prepare(settings, environment, say)
         self._start(settings, say)
         return False
 
     def _whole_and_healthy(self) -> bool:
-        """Every component runs and answers. A busy machine can make a health check time out
-        once, so a running but unanswering cluster gets a grace period before it is restarted."""
+        """Every component but the policy webhook runs and answers. A busy machine can make a
+        health check time out once, so a running but unanswering cluster gets a grace period
+        before it is restarted."""
         deadline = time.monotonic() + HEALTH_GRACE_S
         while True:
-            statuses = self._control_plane_status()
+            # The policy webhook is restarted on its own when it alone is down (`up` does so).
+            statuses = [s for s in self._control_plane_status() if s.name != comp.OPA]
             if not all(s.running for s in statuses):
                 return False
             # kwok's "health" is its nodes, which `_settle` repairs without a restart.
@@ -225,7 +241,8 @@ class LocalCluster:
             if found.parent != self.repo.bin_dir:
                 raise RefusedError(
                     f"{name} is not built in bin/ (found {found} instead)",
-                    hint="run `make tools`: it builds the pinned control plane from tools/kube",
+                    hint="run `make tools`: it builds the pinned control plane from tools/kube "
+                    "and opa from tools/go",
                 )
         if not (self.repo.bin_dir / comp.KWOK_STAGES_FILE).is_file():
             raise RefusedError(
@@ -244,11 +261,11 @@ class LocalCluster:
         refuse_taken_ports(
             ports.by_use(),
             hint="stop it (if it is another checkout's cluster: `meridian cluster down --local` "
-            "there), or give this one other ports: MERIDIAN_CLUSTER_PORT_BASE=<first of 5 free "
+            "there), or give this one other ports: MERIDIAN_CLUSTER_PORT_BASE=<first of 14 free "
             "ports> meridian cluster up --local",
         )
 
-    def _prepare(self, settings: Settings, say: Say) -> None:
+    def _prepare(self, settings: Settings, environment: str, say: Say) -> None:
         self.dirs.root.mkdir(parents=True, exist_ok=True)
         service_ip = ipaddress.ip_network(settings.service_subnet)[1]
         issued = ensure_pki(self.dirs.pki, service_ip)
@@ -261,7 +278,28 @@ class LocalCluster:
         for name in ("controller-manager", "scheduler", "kwok-home"):
             self.dirs.scratch(name).mkdir(parents=True, exist_ok=True)
         write_selector_config(EgressFiles(self.dirs))
+        policy_webhook.prepare(
+            self.repo, policy_webhook.WebhookFiles(self.dirs), environment, settings.ports.admission
+        )
         self.dirs.write_settings(settings)
+
+    def _restart_webhook(self, settings: Settings, environment: str, say: Say) -> None:
+        """The webhook alone, now serving `environment`'s policies; the rest keeps running."""
+        running = {pid: name for pid, name in self._running_pids().items() if name == comp.OPA}
+        stop(list(running), STOP_TIMEOUT_S)
+        self.dirs.pid_file(comp.OPA).unlink(missing_ok=True)
+        policy_webhook.prepare(
+            self.repo, policy_webhook.WebhookFiles(self.dirs), environment, settings.ports.admission
+        )
+        built = comp.components(self._plan(settings.ports, settings.service_subnet))
+        started: Started = {}
+        try:
+            start_stages(self.dirs, ((comp.OPA,),), built, started=started, wait=self._wait, say=say)
+        except BaseException:
+            self._stop_all({p.pid: n for n, p in started.items()})
+            self.dirs.pid_file(comp.OPA).unlink(missing_ok=True)
+            raise
+        say(f"policy webhook now serves {environment}'s policies")
 
     def _start(self, settings: Settings, say: Say) -> None:
         built = comp.components(self._plan(settings.ports, settings.service_subnet))
@@ -341,6 +379,7 @@ class LocalCluster:
                     self.dirs.root / "kubeconfigs",
                     self.dirs.root / "scratch",
                     EgressFiles(self.dirs).folder,  # forwards name Services that went with etcd
+                    policy_webhook.WebhookFiles(self.dirs).folder,
                 ):
                     shutil.rmtree(path, ignore_errors=True)
                 self.dirs.kubeconfig.unlink(missing_ok=True)
@@ -368,7 +407,7 @@ class LocalCluster:
     # ---- shared ----------------------------------------------------------------------------
 
     def _plan(self, ports: Ports, service_subnet: str) -> comp.Plan:
-        return comp.Plan(self.dirs, ports, self.repo.bin_dir, service_subnet)
+        return comp.Plan(self.dirs, ports, self.repo.bin_dir, service_subnet, self.repo.root)
 
     def _api(self, ports: Ports) -> KubeApi:
         return KubeApi(comp.server_url(ports), self.dirs.pki)

@@ -13,6 +13,7 @@ from rich.table import Table
 from meridian.cluster import LocalCluster
 from meridian.cluster.egress import EgressFiles, read_forwards
 from meridian.cluster.manager import ComponentStatus
+from meridian.cluster.policy_webhook import WebhookFiles
 from meridian.console import err, out
 from meridian.errors import InputError, MeridianError
 from meridian.exitcodes import ExitCode
@@ -48,10 +49,21 @@ def up(
             "controllers, handed the dev environment (docs/local-cluster.md).",
         ),
     ] = False,
+    admission: Annotated[
+        str | None,
+        typer.Option(
+            "--admission",
+            metavar="ENV",
+            help="The policy webhook serves ENV's policies, and is registered as the platform program "
+            "declares it for ENV (without it: the last environment chosen, dev at first, unregistered).",
+        ),
+    ] = None,
 ) -> None:
     """Start the local control plane with fake nodes; if it is already running and healthy, say so."""
     repo, cluster = _cluster(local)
-    already = cluster.up(lambda line: err.print(f"[dim]{escape(line)}[/]"), gitops=gitops)
+    already = cluster.up(
+        lambda line: err.print(f"[dim]{escape(line)}[/]"), gitops=gitops, admission=admission
+    )
     statuses = cluster.status()
     _print_table(repo, statuses)
     where = _shown(repo, cluster.dirs.kubeconfig)
@@ -92,6 +104,7 @@ def status(local: Local = False) -> None:
     kubeconfig = cluster.dirs.kubeconfig
     out.print(f"kubeconfig: {_shown(repo, kubeconfig)}{'' if kubeconfig.is_file() else ' (not written yet)'}")
     _print_egress(repo, EgressFiles(cluster.dirs))
+    _print_admission(WebhookFiles(cluster.dirs))
     if not all(s.healthy for s in statuses):
         down_ones = [s.name for s in statuses if not s.healthy]
         err.print(f"not healthy: {', '.join(down_ones)} (start or repair: `meridian cluster up --local`)")
@@ -107,6 +120,18 @@ def _print_egress(repo: Repo, files: EgressFiles) -> None:
         f"egress: the API server's own connections go to the egress proxy "
         f"({_shown(repo, files.socket('cluster').parent)}/egress-*.sock) and stay on loopback; "
         f"forwards: {forwards}"
+    )
+
+
+def _print_admission(files: WebhookFiles) -> None:
+    try:
+        environment = files.environment()
+    except MeridianError as exc:
+        environment = f"[red]unknown ({escape(exc.message)})[/]"
+    out.print(
+        f"admission: opa judges what the API server admits with {environment}'s policies "
+        "(policies/rego, policies/admission); the webhook configuration is registered by the "
+        "platform program, or by `up --local --admission ENV`"
     )
 
 

@@ -2,7 +2,8 @@
 
     python -m meridian.policy.rego_tests [--threshold 90]     (what `make test-policy` runs)
 
-Coverage counts the policies only (policies/rego), not the test files, which cover themselves.
+Coverage counts the policies only (policies/rego and the admission adapter in policies/admission),
+not the test files, which cover themselves.
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ class FileCoverage:
 
 
 def test_dirs(repo: Repo) -> list[Path]:
-    return [repo.policies_dir / "rego", repo.root / "tests" / "policies" / "rego"]
+    return [
+        repo.policies_dir / "rego",
+        repo.policies_dir / "admission",
+        repo.root / "tests" / "policies" / "rego",
+        repo.root / "tests" / "admission" / "rego",
+    ]
 
 
 def run_tests(repo: Repo, opa: str) -> list[dict[str, Any]]:
