@@ -1,22 +1,24 @@
-"""What the charts' admission webhooks do when the API server gets no answer from them.
+"""What the platform's admission webhooks do when the API server gets no answer from them.
 
-Two webhooks matter: the Vault Agent injector (it adds the agent that writes an app's database
-credentials) and the Prometheus operator's (it checks PrometheusRules and AlertmanagerConfigs). On
-the clusters the platform shares (`cluster.type: existing`, staging and prod) both fail closed: an
-app pod that cannot get its Vault Agent is refused rather than started without it, and a rule the
-operator cannot check is refused rather than loaded unchecked.
+Three webhooks matter: the Vault Agent injector (it adds the agent that writes an app's database
+credentials), the Prometheus operator's (it checks PrometheusRules and AlertmanagerConfigs) and the
+policy webhook's for app namespaces (policy_webhook.py: the gate's rules). On the clusters the
+platform shares (`cluster.type: existing`, staging and prod) they fail closed: an app pod that
+cannot get its Vault Agent is refused rather than started without it, a rule the operator cannot
+check is refused rather than loaded unchecked, and nothing reaches an app namespace unjudged.
 
 Failing closed stops more than the webhook's own business unless each webhook is narrowed to what it
 serves: the injector to the app namespaces (Vault's own pods, the operators' and kube-system's never
 wait for it), the operator's webhook to every namespace but its own (the chart's rules are created in
 the same install as the operator, before it can answer; the apps' rules come after the release).
 
-On the clusters Meridian creates on a developer's machine (dev) both fail open. The local control
-plane runs no webhook process (kwok only marks the pods ready) and its API server's cluster egress
-ends at a proxy that refuses every tunnel, so no call can ever succeed: failing closed would refuse
-every app pod and every app rule, and `make up` would never finish. On kind the webhooks do run; dev
-holds no secret worth the difference, and an app pod started without its agent shows at once (it
-cannot read /vault/secrets/db.json and never becomes ready).
+On the clusters Meridian creates on a developer's machine (dev) they fail open. The local control
+plane runs no chart's webhook process (kwok only marks the pods ready) and its API server's cluster
+egress ends at a proxy that refuses those tunnels, so no call to them can ever succeed: failing
+closed would refuse every app pod and every app rule, and `make up` would never finish. The policy
+webhook does run there, as a process, but a stopped one must not stop a developer's work either.
+On kind the webhooks do run; dev holds no secret worth the difference, and an app pod started
+without its agent shows at once (it cannot read /vault/secrets/db.json and never becomes ready).
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ import pulumi
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from meridian_infra import admission
 from meridian_infra import namespaces as ns
 from meridian_infra.charts import CHARTS
 from meridian_infra.cluster import ClusterConnection
@@ -62,9 +63,6 @@ OPA_VERSION = "1.21.1"
 IMAGE = f"openpolicyagent/opa:{OPA_VERSION}-static"
 LABELS = {APP_NAME_LABEL: "opa"}
 UID = 10001
-
-# Where a stopped webhook lets app namespaces through; everywhere else it refuses them.
-FAIL_OPEN_ENVIRONMENTS = frozenset({"dev"})
 
 # What the gate's rules judge, by API group (the kinds of policies/rego/rules). Secrets and
 # ConfigMaps are not sent: the one rule about Secrets is CI's (catalog.ci_only), and Helm, the
@@ -130,10 +128,6 @@ class PolicyWebhookNotConfigured(ValueError):
             f"admission webhook runs; add `{NAMESPACE}: {{podSecurity: restricted, cpu: 500m, memory: "
             "512Mi, pods: 6}`"
         )
-
-
-def failure_policy(environment: str) -> str:
-    return "Ignore" if environment in FAIL_OPEN_ENVIRONMENTS else "Fail"
 
 
 def service_host() -> str:
@@ -209,7 +203,7 @@ def _key(path: str) -> str:
 # ---- the objects ---------------------------------------------------------------------------------
 
 
-def webhook_configuration(environment: str, ca_bundle: pulumi.Input[str]) -> Manifest:
+def webhook_configuration(spec: EnvironmentSpec, ca_bundle: pulumi.Input[str]) -> Manifest:
     def rules(resources: dict[str, list[str]], scope: str) -> list[dict[str, Any]]:
         return [
             {
@@ -245,10 +239,10 @@ def webhook_configuration(environment: str, ca_bundle: pulumi.Input[str]) -> Man
         "admissionregistration.k8s.io/v1",
         "ValidatingWebhookConfiguration",
         CONFIGURATION,
-        labels={"meridian.dev/environment": environment},
+        labels={"meridian.dev/environment": spec.name},
         webhooks=[
-            tier("apps", "app", failure_policy(environment)),
-            tier("platform", "platform", "Ignore"),
+            tier("apps", "app", admission.failure_policy(spec)),
+            tier("platform", "platform", admission.IGNORE),
             {
                 "name": "cluster.admission.meridian.dev",
                 **common,
@@ -299,12 +293,12 @@ def service_account() -> Manifest:
     )
 
 
-def replicas(environment: str) -> int:
+def replicas(spec: EnvironmentSpec) -> int:
     """Where a stopped webhook refuses app namespaces, a drained node must not stop it."""
-    return 1 if environment in FAIL_OPEN_ENVIRONMENTS else 2
+    return 2 if admission.failure_policy(spec) == admission.FAIL else 1
 
 
-def deployment(environment: str, files: dict[str, str], data: dict[str, Any]) -> Manifest:
+def deployment(spec: EnvironmentSpec, files: dict[str, str], data: dict[str, Any]) -> Manifest:
     probe = {"httpGet": {"path": "/health", "port": CONTAINER_PORT, "scheme": "HTTPS"}, "periodSeconds": 10}
     items = [{"key": _key(path), "path": path} for path in sorted(files)]
     items.append({"key": DATA_FILE, "path": f"data/{DATA_FILE}"})
@@ -377,7 +371,7 @@ def deployment(environment: str, files: dict[str, str], data: dict[str, Any]) ->
         NAMESPACE,
         labels=LABELS,
         spec={
-            "replicas": replicas(environment),
+            "replicas": replicas(spec),
             "selector": {"matchLabels": LABELS},
             "template": {
                 "metadata": {"labels": LABELS, "annotations": {"checksum/policies": digest}},
@@ -416,7 +410,7 @@ def local_registration(spec: EnvironmentSpec, kubeconfig: str) -> list[Manifest]
     if NAMESPACE not in spec.platform_namespaces:
         raise PolicyWebhookNotConfigured(spec)
     namespace = ns.platform_namespace_objects(spec, NAMESPACE)[0]
-    return [namespace, service(local=True), webhook_configuration(spec.name, local_ca_bundle(kubeconfig))]
+    return [namespace, service(local=True), webhook_configuration(spec, local_ca_bundle(kubeconfig))]
 
 
 def _b64(pem: str | None) -> str:
@@ -465,13 +459,13 @@ class PolicyWebhook(pulumi.ComponentResource):
             declare(disruption_budget(), in_namespace)
             served_by.append(
                 declare(
-                    deployment(spec.name, files, data),
+                    deployment(spec, files, data),
                     pulumi.ResourceOptions(parent=self, depends_on=[namespace, *config]),
                 )
             )
         # Registered once OPA answers: before, the app namespaces of staging and prod would refuse all.
         self.configuration = declare(
-            webhook_configuration(spec.name, ca_bundle),
+            webhook_configuration(spec, ca_bundle),
             pulumi.ResourceOptions(parent=self, depends_on=served_by),
         )
         self.register_outputs({})

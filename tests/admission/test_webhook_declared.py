@@ -265,11 +265,12 @@ def test_the_certificate_names_the_service_the_api_server_calls(repo_root):
 
 
 def test_a_changed_rule_restarts_the_pods(repo_root):
+    spec = load_environment(repo_root / "environments", "prod")
     files = pw.bundle_files(repo_root)
     data = pw.admission_data("prod", [])
-    before = pw.deployment("prod", files, data)["spec"]["template"]["metadata"]["annotations"]
+    before = pw.deployment(spec, files, data)["spec"]["template"]["metadata"]["annotations"]
     changed = {**files, "policies/rego/rules/images.rego": files["policies/rego/rules/images.rego"] + "\n"}
-    after = pw.deployment("prod", changed, data)["spec"]["template"]["metadata"]["annotations"]
+    after = pw.deployment(spec, changed, data)["spec"]["template"]["metadata"]["annotations"]
     assert before["checksum/policies"] != after["checksum/policies"]
 
 
