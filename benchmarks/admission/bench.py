@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import ssl
 import statistics
 import subprocess
@@ -37,8 +36,8 @@ from meridian_infra import policy_webhook as pw
 
 from meridian.cluster.api import ApiError, KubeApi
 from meridian.cluster.components import server_url
-from meridian.cluster.layout import ClusterDir, Ports
-from meridian.cluster.ports import is_free
+from meridian.cluster.layout import ADMISSION_OFFSET, ClusterDir, Ports
+from meridian.cluster.ports import free_base
 from meridian.environments import load_spec
 from meridian.paths import Repo, find_repo
 
@@ -91,13 +90,8 @@ ADMITTED = deployment("web", f"registry.meridian.dev/apps/web:1.4.2@{DIGEST}")
 REFUSED = deployment("web", "registry.meridian.dev/apps/web:latest")
 
 
-def free_base() -> int:
-    rng = random.SystemRandom()
-    for _ in range(200):
-        base = rng.randrange(32000, 60000, 5)
-        if all(is_free(p) for p in Ports.from_base(base).by_use().values()):
-            return base
-    raise SystemExit("no free ports for a local control plane")
+def free_port_base() -> int:
+    return free_base(lambda base: Ports.from_base(base).by_use().values(), step=ADMISSION_OFFSET + 1)
 
 
 def meridian(root: Path, env: dict[str, str], *args: str) -> None:
@@ -169,7 +163,7 @@ def opa_direct(port: int, ca: Path, requests: int) -> list[float]:
 
 def run(repo: Repo, env_name: str, requests: int, rounds: int) -> dict[str, Any]:
     state = Path(tempfile.mkdtemp(prefix="meridian-bench-admission-"))
-    base = free_base()
+    base = free_port_base()
     env = {"MERIDIAN_CLUSTER_DIR": str(state), "MERIDIAN_CLUSTER_PORT_BASE": str(base)}
     dirs, ports = ClusterDir(state), Ports.from_base(base)
     print(f"starting a local control plane in {state} (ports from {base}), webhook for {env_name}")

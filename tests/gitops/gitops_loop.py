@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import random
 import socket
 import subprocess
 import threading
@@ -20,8 +19,8 @@ from support.local_cluster import ClusterUnderTest
 from meridian.cluster.api import ApiError, KubeApi
 from meridian.cluster.gitops import GitOpsLoop
 from meridian.cluster.gitops_components import NAMES, NAMESPACE, GitOpsLayout, GitOpsPorts
-from meridian.cluster.layout import Ports
-from meridian.cluster.ports import is_free
+from meridian.cluster.layout import ADMISSION_OFFSET, Ports
+from meridian.cluster.ports import free_base
 from meridian.cluster.procs import find_ours
 from meridian.environments import load_spec
 from meridian.paths import find_repo
@@ -37,13 +36,13 @@ ENVIRONMENT_LABEL = "meridian.dev/environment"
 
 def free_loop_base() -> int:
     """A base whose control-plane ports and the loop's eight after them are all free."""
-    rng = random.SystemRandom()
-    for _ in range(400):
-        base = rng.randrange(32000, 60000, 13)
-        ports = [*Ports.from_base(base).by_use().values(), *GitOpsPorts.from_base(base).by_use().values()]
-        if all(is_free(port) for port in ports):
-            return base
-    raise RuntimeError("no thirteen consecutive free ports found")
+    return free_base(
+        lambda base: [
+            *Ports.from_base(base).by_use().values(),
+            *GitOpsPorts.from_base(base).by_use().values(),
+        ],
+        step=ADMISSION_OFFSET + 1,
+    )
 
 
 def git(cwd: Path, *args: str) -> str:

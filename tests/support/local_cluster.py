@@ -4,7 +4,6 @@ driven through the `meridian` command exactly as a developer drives it."""
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -15,8 +14,8 @@ from pathlib import Path
 
 from meridian.cluster.api import KubeApi
 from meridian.cluster.components import NAMES, PYTHON_MODULES, server_url
-from meridian.cluster.layout import ClusterDir, Ports
-from meridian.cluster.ports import is_free
+from meridian.cluster.layout import ADMISSION_OFFSET, ClusterDir, Ports
+from meridian.cluster.ports import free_base, is_free
 from meridian.cluster.procs import find_ours, read_pid
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -25,13 +24,8 @@ REACT_TIMEOUT_S = 180.0
 
 
 def free_port_base() -> int:
-    """The first of five consecutive free loopback ports, away from the defaults."""
-    rng = random.SystemRandom()
-    for _ in range(200):
-        base = rng.randrange(32000, 60000, 5)
-        if all(is_free(port) for port in Ports.from_base(base).by_use().values()):
-            return base
-    raise RuntimeError("no five consecutive free ports found")
+    """A base whose control-plane ports are all free, away from the defaults and the ephemeral range."""
+    return free_base(lambda base: Ports.from_base(base).by_use().values(), step=ADMISSION_OFFSET + 1)
 
 
 def meridian(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import random
 import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from meridian.cluster.procs import command_line
 
 _TCP_LISTEN = "0A"
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# The lowest base a cluster beside the default one is given: above the well-known and the
+# defaults' ports (16257-23800).
+_LOWEST_BASE = 24000
 
 
 @dataclass(frozen=True)
@@ -76,3 +82,27 @@ def _readlink(path: Path) -> str:
         return str(path.readlink())
     except OSError:
         return ""
+
+
+def ephemeral_start() -> int:
+    """The first port the kernel hands out to outgoing connections (Linux's default: 32768)."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_base(ports_of: Callable[[int], Iterable[int]], step: int) -> int:
+    """A port base whose ports (`ports_of(base)`) are all free now, for a cluster run beside the
+    default one (tests, benchmarks).
+
+    Bases are drawn below the ephemeral range: a port there can be taken at any moment by some
+    process's outgoing connection, which would then hold a port the cluster thinks is its own.
+    """
+    rng = random.SystemRandom()
+    top = ephemeral_start() - max(ports_of(0)) - 1
+    for _ in range(400):
+        base = rng.randrange(_LOWEST_BASE, top, step)
+        if all(is_free(port) for port in ports_of(base)):
+            return base
+    raise RuntimeError(f"no free run of ports found between {_LOWEST_BASE} and {top}")
