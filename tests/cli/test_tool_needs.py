@@ -37,6 +37,10 @@ NOT_CALLED = {
         "meridian.cluster imports the GitOps loop with the control plane; validate only talks to a "
         "running cluster's API (LocalCluster.api) and starts neither"
     ),
+    ("validate", "opa"): (
+        "meridian.cluster's control plane runs the policy webhook (bin/opa); validate only talks to a "
+        "running cluster's API and starts no component"
+    ),
 }
 
 
