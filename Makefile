@@ -45,9 +45,10 @@ up: .venv/.synced ## pulumi up for ENV (default dev) on the local defaults; GITO
 
 test: tools-test lint typecheck test-policy test-python test-go ## every test suite of the repository
 
-lint: tools-lint ## ruff, formatting, shell scripts and workflows
+lint: tools-lint ## ruff, formatting, the import contract, shell scripts and workflows
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
 	git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck
 	actionlint
 
@@ -83,8 +84,8 @@ bench-preview: tools-bench-preview ## time pulumi preview of the three stacks: f
 bench-admission: tools-bench-admission ## time what the policy webhook adds to each request on the local API server (figures, not a test)
 	$(RUN) python benchmarks/admission/bench.py
 
-dashboards: ## regenerate apps/*/dashboards/*.json from infra/meridian_infra/dashboards.py (never edit them)
-	$(RUN) python -m meridian_infra.dashboards
+dashboards: ## regenerate apps/*/dashboards/*.json from infra/meridian_infra/observability/dashboards.py (never edit them)
+	$(RUN) python -m meridian_infra.observability.dashboards
 
 render: tools-render ## render ENV's manifests into build/ENV
 	$(MERIDIAN) render $(ENV)

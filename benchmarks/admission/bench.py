@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from meridian_core.layout import Repo, find_repo
 from meridian_infra import namespaces as ns
 from meridian_infra import policy_webhook as pw
 
@@ -39,7 +40,6 @@ from meridian.cluster.components import server_url
 from meridian.cluster.layout import ADMISSION_OFFSET, ClusterDir, Ports
 from meridian.cluster.ports import free_base
 from meridian.environments import load_spec
-from meridian.paths import Repo, find_repo
 
 NAMESPACE = "orders"
 CONFIGURATIONS = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"

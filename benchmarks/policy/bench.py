@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from meridian_core.layout import Repo, find_repo
 
 from meridian import toolchain
 from meridian.environments import known_environments, load_spec
-from meridian.paths import Repo, find_repo
 from meridian.policy import checkov_scan, gate, manifests, rego
 from meridian.render import render_environment
 from meridian.render.apps import render_apps

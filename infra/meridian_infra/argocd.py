@@ -57,6 +57,18 @@ def apps_path(env: str) -> str:
     return f"environments/{env}/apps"
 
 
+# The options of every `kustomize build` of an app overlay: Argo CD's repo-server (argocd-cm
+# `kustomize.buildOptions`, what the cluster gets) and `meridian render` (what the policy gate checks)
+# use this one value, so the two renders cannot drift apart. Overlays may read files only inside
+# their own folder; other kustomizations (the apps' bases) are reached as resources.
+KUSTOMIZE_BUILD_OPTIONS: tuple[str, ...] = ("--load-restrictor", "LoadRestrictionsRootOnly")
+
+
+def kustomize_build_options() -> str:
+    """argocd-cm's `kustomize.buildOptions`: the options space-separated, as Argo CD reads them."""
+    return " ".join(KUSTOMIZE_BUILD_OPTIONS)
+
+
 def application_set_name(env: str) -> str:
     return f"apps-{env}"
 
@@ -72,7 +84,11 @@ def helm_values(spec: EnvironmentSpec, admin_password_bcrypt: pulumi.Input[str])
         "configs": {
             "secret": {"argocdServerAdminPassword": admin_password_bcrypt},
             "params": {"application.namespaces": ""},
-            "cm": {"exec.enabled": False, "admin.enabled": True},
+            "cm": {
+                "exec.enabled": False,
+                "admin.enabled": True,
+                "kustomize.buildOptions": kustomize_build_options(),
+            },
         },
         "dex": {"enabled": False},
         "server": {"replicas": replicas, "resources": sizing.resources(sizing.SERVICE)},

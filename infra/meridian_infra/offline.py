@@ -17,10 +17,10 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockMonitor
 
 from meridian_infra.cluster import ClusterAccess
-from meridian_infra.observability import LOKI_STORAGE_KEYS
+from meridian_infra.observability.stack import LOKI_STORAGE_KEYS
 from meridian_infra.program import Platform, StackSecrets, declare_platform
 from meridian_infra.spec.models import EnvironmentSpec
-from meridian_infra.vault_settings import DatabaseAdmin, VaultConnection
+from meridian_infra.vault.settings import DatabaseAdmin, VaultConnection
 
 DEPLOY_TIME = "<generated at deploy time>"
 FROM_STACK = "<from the stack's encrypted config>"

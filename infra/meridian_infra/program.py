@@ -19,12 +19,12 @@ from meridian_infra.cluster import ClusterAccess, ClusterConnection
 from meridian_infra.helm import Charts
 from meridian_infra.namespaces import Namespaces
 from meridian_infra.network import Network
-from meridian_infra.observability import AppObservability, Observability
+from meridian_infra.observability.stack import AppObservability, Observability
 from meridian_infra.policy_webhook import PolicyWebhook
 from meridian_infra.spec.models import EnvironmentSpec
-from meridian_infra.vault import VaultRelease
-from meridian_infra.vault_config import declare_vault_configuration
-from meridian_infra.vault_settings import VaultConnection
+from meridian_infra.vault.configuration import declare_vault_configuration
+from meridian_infra.vault.release import VaultRelease
+from meridian_infra.vault.settings import VaultConnection
 
 # The checkout this program comes from: where the policy webhook's files are read when the caller
 # names no other (stack.run names the Pulumi project being run).

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from meridian_infra.spec import quantity
+from meridian_core import quantity
+
 from meridian_infra.spec.models import ContainerSize
 
 # Kubernetes' default maxSurge for a RollingUpdate Deployment, rounded up as the controller does.

@@ -15,13 +15,13 @@ import pulumi
 from meridian_infra.cluster import ClusterAccess, ClusterUnavailable
 from meridian_infra.helm import ChartUnavailable
 from meridian_infra.kind import container_runtime_available
-from meridian_infra.observability import GrafanaNotShared, LokiStorageNotConfigured
+from meridian_infra.observability.stack import GrafanaNotShared, LokiStorageNotConfigured
 from meridian_infra.policy_webhook import PolicyWebhookNotConfigured
 from meridian_infra.program import StackSecrets, declare_platform, export_outputs
 from meridian_infra.spec import SpecError, load_environment
 from meridian_infra.spec.models import ClusterType
-from meridian_infra.vault import SealNotConfigured
-from meridian_infra.vault_settings import VaultSettingsError, read_vault_connection
+from meridian_infra.vault.release import SealNotConfigured
+from meridian_infra.vault.settings import VaultSettingsError, read_vault_connection
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from meridian_core.errors import MeridianError
 
 from meridian import __version__
 from meridian.commands import (
@@ -25,7 +26,6 @@ from meridian.commands import (
     validate,
 )
 from meridian.console import err
-from meridian.errors import MeridianError
 
 app = typer.Typer(
     name="meridian",

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meridian_core.errors import ConflictError, InputError
+from meridian_core.layout import Repo
+from meridian_core.liveness import process_alive
 from meridian_infra.chart_sources import MIRROR_ENV
 
-from meridian.errors import ConflictError, InputError
-from meridian.liveness import process_alive
-from meridian.paths import Repo
 from meridian.toolchain import require_tool, tool_env
 
 # Environments whose secrets may be encrypted with a machine-local passphrase.

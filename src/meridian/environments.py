@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from meridian_core.errors import InputError
+from meridian_core.layout import Repo
 from meridian_infra.spec import SPEC_FILE, EnvironmentSpec, SpecError, load_environment
-
-from meridian.errors import InputError
-from meridian.paths import Repo
 
 
 def known_environments(repo: Repo) -> list[str]:

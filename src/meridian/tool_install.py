@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from meridian.errors import RefusedError
-from meridian.paths import Repo
+from meridian_core.errors import RefusedError
+from meridian_core.layout import Repo
+
 from meridian.toolchain import (
     TOOLS_PLACEHOLDER,
     Group,

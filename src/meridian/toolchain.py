@@ -18,8 +18,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from meridian.errors import InputError, RefusedError
-from meridian.paths import Repo
+from meridian_core.errors import InputError, RefusedError
+from meridian_core.layout import Repo
 
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.-]+)?)")
 # `{tools}` in a group's install command stands for the names of the members it must build, so a

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from meridian_core.layout import Repo
+from meridian_core.yamlio import dump_all, load_all
 from meridian_infra import namespaces as ns
 from support.local_cluster import REPO_ROOT, ClusterUnderTest, meridian, output
 
 from meridian.environments import load_spec
-from meridian.paths import Repo
 from meridian.policy.gate import check_paths
 from meridian.policy.model import Finding, Severity
-from meridian.yamlio import dump_all, load_all
 
 APP_NAMESPACE = "orders"
 EXEMPTION = "exemption.meridian.dev/"  # an app namespace of every environment

@@ -39,9 +39,10 @@ def admission_cluster(
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each environment rendered as `meridian render ENV` renders it (apps, the platform and every
     chart's objects, charts from MERIDIAN_CHART_MIRROR or upstream), into a folder of its own."""
+    from meridian_core.errors import MeridianError  # noqa: PLC0415
+    from meridian_core.layout import Repo  # noqa: PLC0415
+
     from meridian.environments import load_spec  # noqa: PLC0415
-    from meridian.errors import MeridianError  # noqa: PLC0415
-    from meridian.paths import Repo  # noqa: PLC0415
     from meridian.render.apps import render_apps  # noqa: PLC0415
     from meridian.render.platform import render_platform  # noqa: PLC0415
 

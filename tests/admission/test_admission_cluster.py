@@ -24,13 +24,13 @@ from admission_harness import (
     warnings,
     write,
 )
+from meridian_core.layout import Repo
 from meridian_infra import namespaces as ns
 from support.egress_watch import SocketRow, parse_table, watch_connections
 from support.local_cluster import REPO_ROOT, ClusterUnderTest, output
 
 from meridian.cluster.egress import EgressFiles, read_forwards
 from meridian.environments import load_spec
-from meridian.paths import Repo
 
 pytestmark = pytest.mark.slow
 

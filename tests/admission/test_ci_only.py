@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 from admission_harness import chart_objects, ci_only_rules, deployment, helm_installed
+from meridian_core.layout import Repo
+from meridian_core.yamlio import dump_all, load_all
 from meridian_infra import namespaces as ns
 from meridian_infra import policy_webhook as pw
 from support.local_cluster import REPO_ROOT
 
 from meridian.environments import load_spec
-from meridian.paths import Repo
 from meridian.policy import manifests, rego
 from meridian.policy.model import Severity
-from meridian.yamlio import dump_all, load_all
 
 pytestmark = pytest.mark.slow
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from admission_harness import chart_objects, helm_installed, use_environment
+from meridian_core.layout import Repo
 from meridian_infra import namespaces as ns
 from support.local_cluster import REPO_ROOT, ClusterUnderTest, output
 
 from meridian.cluster.dryrun import Manifest, Verdict, check
 from meridian.environments import load_spec
-from meridian.paths import Repo
 
 pytestmark = pytest.mark.slow
 

@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from meridian_core.layout import Repo
+from meridian_core.yamlio import load_all
 from meridian_infra import policy_webhook as pw
 from meridian_infra.charts import CHARTS
 from meridian_infra.cluster import ClusterAccess
@@ -19,10 +21,8 @@ from meridian_infra.spec import load_environment
 from meridian_infra.spec.models import ClusterType
 from policies.policy_fixtures import BROKEN, broken_fixture
 
-from meridian.paths import Repo
 from meridian.policy.context import environment_context
 from meridian.toolchain import load_manifest, pinned_version
-from meridian.yamlio import load_all
 
 ENVS = ["dev", "staging", "prod"]
 LOCAL_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nlocal\n-----END CERTIFICATE-----\n").decode()

@@ -16,9 +16,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from meridian_core.layout import Repo
 
 from meridian import toolchain
-from meridian.paths import Repo
 
 PACKAGES = ("meridian", "meridian_infra")
 LOOKUPS = ("require_tool", "which")

@@ -9,10 +9,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from meridian_core.errors import RefusedError
+from meridian_core.layout import Repo
 
 from meridian import tool_install, toolchain
-from meridian.errors import RefusedError
-from meridian.paths import Repo
 
 
 def test_doctor_reports_every_tool_make_test_installs_present(meridian_cli, repo_root):

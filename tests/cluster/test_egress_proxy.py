@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from meridian_core.errors import InputError
+from meridian_core.yamlio import load_all
 from support.egress_watch import Connection, has_remote, parse_table
 from support.local_cluster import REPO_ROOT, free_port_base
 
@@ -31,8 +33,6 @@ from meridian.cluster.egress import (
     write_selector_config,
 )
 from meridian.cluster.layout import ClusterDir, Ports
-from meridian.errors import InputError
-from meridian.yamlio import load_all
 
 
 @pytest.fixture

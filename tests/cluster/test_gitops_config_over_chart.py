@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from meridian_core.layout import Repo
+from meridian_infra.argocd import kustomize_build_options
 from meridian_infra.charts import CHARTS
 from support.chart_archives import pinned_charts_source
 from support.local_cluster import REPO_ROOT, ClusterUnderTest
@@ -21,7 +23,6 @@ from support.local_cluster import REPO_ROOT, ClusterUnderTest
 from meridian.cluster import gitops_config
 from meridian.cluster.api import KubeApi
 from meridian.cluster.gitops_components import NAMESPACE
-from meridian.paths import Repo
 from meridian.render.chart_sources import ChartSource, choose_repository, fetch
 from meridian.toolchain import require_tool
 
@@ -102,7 +103,7 @@ def test_the_chart_installs_over_the_loops_configuration_and_the_loop_then_keeps
     cm = api.get(gitops_config.CM_PATH)
     assert cm["metadata"]["labels"]["helm.sh/chart"] == f"{PIN.chart}-{PIN.version}"
     # The install left what the chart does not set: Meridian's build options and the signing key.
-    assert cm["data"]["kustomize.buildOptions"] == gitops_config.build_options()
+    assert cm["data"]["kustomize.buildOptions"] == kustomize_build_options()
     assert api.get(gitops_config.SECRET_PATH)["data"][gitops_config.SIGNING_FIELD] == key
     crd = api.get(f"{gitops_config.CRD_PATH}/applications.argoproj.io")
     assert crd["metadata"]["annotations"]["meta.helm.sh/release-name"] == PIN.name
@@ -117,7 +118,7 @@ def test_the_chart_installs_over_the_loops_configuration_and_the_loop_then_keeps
     source = gitops_config.install(api, tmp_path / "no-argocd-build")
     assert source == f"the chart's (Helm release {PIN.name}), Meridian's settings added"
     cm = api.get(gitops_config.CM_PATH)
-    assert cm["data"]["kustomize.buildOptions"] == gitops_config.build_options()
+    assert cm["data"]["kustomize.buildOptions"] == kustomize_build_options()
     assert cm["metadata"]["labels"]["helm.sh/chart"] == f"{PIN.chart}-{PIN.version}"
     assert "resource.exclusions" in cm["data"]  # the chart's list, kept
     assert api.get(gitops_config.SECRET_PATH)["data"][gitops_config.SIGNING_FIELD] == key

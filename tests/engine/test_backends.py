@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from meridian_core.errors import InputError
+from meridian_core.layout import Repo
 from meridian_infra.chart_sources import MIRROR_ENV
 
 from meridian.engine import Stack, file_backend_dir, recover, stack_locks
-from meridian.errors import InputError
-from meridian.paths import Repo
 
 
 @pytest.mark.parametrize(

@@ -14,13 +14,13 @@ import signal
 from collections.abc import Iterator
 
 import pytest
+from meridian_core.layout import Repo
 from meridian_infra.charts import CHARTS
 from support.chart_archives import pinned_charts_source
 from support.engine_project import Project, make_project_root, output
 from support.local_cluster import free_port_base
 
 from meridian.environments import load_spec
-from meridian.paths import Repo
 
 pytestmark = pytest.mark.slow
 

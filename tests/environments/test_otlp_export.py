@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 import yaml
+from meridian_core.layout import Repo
 from meridian_infra.network_policies import NAMESPACE_NAME_LABEL
-from meridian_infra.observability import OTLP_ENDPOINT
+from meridian_infra.observability.stack import OTLP_ENDPOINT
 from meridian_infra.offline import record_platform
 from meridian_infra.spec import EnvironmentSpec, load_environment
 
-from meridian.paths import Repo
 from meridian.render.apps import render_apps
 
 ENVS = ["dev", "staging", "prod"]

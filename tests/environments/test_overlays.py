@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from meridian_core.quantity import parse
 from meridian_infra.namespaces import VAULT_AGENT
 from meridian_infra.spec import load_environment
-from meridian_infra.spec.quantity import parse
 from ruamel.yaml import YAML
 
 ENVS = ["dev", "staging", "prod"]

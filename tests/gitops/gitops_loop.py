@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meridian_core.layout import find_repo
 from support.local_cluster import ClusterUnderTest
 
 from meridian.cluster.api import ApiError, KubeApi
@@ -23,7 +24,6 @@ from meridian.cluster.layout import ADMISSION_OFFSET, Ports
 from meridian.cluster.ports import free_base
 from meridian.cluster.procs import find_ours
 from meridian.environments import load_spec
-from meridian.paths import find_repo
 
 # How often Argo CD looks at git during the tests; a promotion's bound is derived from it.
 POLL_S = int(os.environ.get("MERIDIAN_GITOPS_TEST_POLL_SECONDS", "5"))

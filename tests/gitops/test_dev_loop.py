@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from gitops_loop import POLL_S, SYNC_SLACK_S, Loop, summary, sync_and_health, wait_until
+from meridian_infra.argocd import KUSTOMIZE_BUILD_OPTIONS
 
 from meridian.cluster.api import KubeApi
 from meridian.cluster.gitops_components import NAMESPACE, GitOpsPorts
 from meridian.promote.versions import Pin, read_pin, write_pin
-from meridian.render.apps import KUSTOMIZE_BUILD_OPTIONS
 
 pytestmark = pytest.mark.slow
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from image_seeds import REPO_ROOT, SEED_REVISION, Seed, push_seeds
+from meridian_core.layout import Repo
 from support.oci_registry import RegistryDidNotStart, serve_registry
 
 from meridian import toolchain
 from meridian.images import registry, signing
-from meridian.paths import Repo
 
 # The signing key of this test run is made at run time; so is the passphrase that seals it.
 PASSWORD = secrets.token_urlsafe(24)

@@ -23,11 +23,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from meridian_core.git import Git
+from meridian_core.layout import ENVIRONMENTS, Repo
+from meridian_core.snapshot import WorkingTree, version_path
+
 from meridian.images import build, registry
-from meridian.images.config import read_config
-from meridian.paths import ENVIRONMENTS, Repo
-from meridian.promote.git import Git
-from meridian.promote.snapshot import WorkingTree, version_path
+from meridian.promote.images_file import read_config
 from meridian.promote.versions import Pin, read_pin, write_pin
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -21,10 +21,10 @@ import pytest
 from dockerfile_parse import DockerfileParser
 from dockerfile_parse.util import WordSplitter
 from image_seeds import REPO_ROOT
+from meridian_core.snapshot import WorkingTree
 
 from meridian.images import build, debian
-from meridian.images.config import IMAGES_FILE, read_config
-from meridian.promote.snapshot import WorkingTree
+from meridian.promote.images_file import IMAGES_FILE, read_config
 
 VERSION = "1.2.0"
 REVISION = "0123456789abcdef0123456789abcdef01234567"

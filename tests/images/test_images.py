@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from conftest import Registry
 from image_seeds import SEED_REVISION, Seed, archive_env, pins, push_one, verify_archive
+from meridian_core.errors import ConflictError
+from meridian_core.git import Git
+from meridian_core.layout import Repo
+from meridian_core.snapshot import WorkingTree
 
-from meridian.errors import ConflictError
 from meridian.images import build, registry
-from meridian.images.config import read_config
-from meridian.paths import Repo
-from meridian.promote.git import Git
-from meridian.promote.snapshot import WorkingTree
+from meridian.promote.images_file import read_config
 
 pytestmark = pytest.mark.slow
 

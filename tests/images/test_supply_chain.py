@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from conftest import PASSWORD, Keys, Registry, _tool
 from image_seeds import REPO_ROOT, Seed, push_one
+from meridian_core.layout import Repo
 from promote.promote_world import APPS, ENVS, FAST, NOW, T1, World, build_template
 
 from meridian.images import registry, signing
-from meridian.images.config import IMAGES_FILE
-from meridian.paths import Repo
+from meridian.promote.images_file import IMAGES_FILE
 from meridian.promote.versions import read_pin, write_pin
 
 pytestmark = pytest.mark.slow

@@ -26,10 +26,11 @@ def rendered(repo_root, tmp_path_factory):
     """Per environment: the platform rendered with every chart, as (objects by file stem, chart
     objects, CRDs). The charts come from MERIDIAN_CHART_MIRROR (a folder or an http(s) URL) or the
     spec's repositories; where neither can be had this fails, saying which setting to give."""
-    from meridian.errors import MeridianError  # noqa: PLC0415
-    from meridian.paths import Repo  # noqa: PLC0415
+    from meridian_core.errors import MeridianError  # noqa: PLC0415
+    from meridian_core.layout import Repo  # noqa: PLC0415
+    from meridian_core.yamlio import load_all  # noqa: PLC0415
+
     from meridian.render.platform import render_platform  # noqa: PLC0415
-    from meridian.yamlio import load_all  # noqa: PLC0415
 
     runs = {}
     for env in ("dev", "staging", "prod"):
@@ -76,6 +77,7 @@ class Render:
 def chart_registry(repo_root, tmp_path_factory):
     """A real OCI registry on loopback holding the six pinned charts, pushed with the pinned Helm as
     a platform team fills its registry mirror; yields (oci:// mirror URL, {chart: archive pushed})."""
+    from meridian_core.layout import Repo  # noqa: PLC0415
     from meridian_infra.chart_sources import resolve  # noqa: PLC0415
     from meridian_infra.charts import CHARTS  # noqa: PLC0415
     from support.chart_archives import pinned_charts_source  # noqa: PLC0415
@@ -83,7 +85,6 @@ def chart_registry(repo_root, tmp_path_factory):
 
     from meridian import toolchain  # noqa: PLC0415
     from meridian.images import registry  # noqa: PLC0415
-    from meridian.paths import Repo  # noqa: PLC0415
     from meridian.render.chart_sources import ChartSource, fetch, helm_env  # noqa: PLC0415
 
     repo = Repo(repo_root)

@@ -7,9 +7,9 @@ import tarfile
 
 import pytest
 import yaml
+from meridian_core.layout import Repo
 from meridian_infra.offline import record_platform
 
-from meridian.paths import Repo
 from meridian.render.chart_sources import fetch
 from meridian.render.chart_templates import ChartLoader
 from meridian.render.charts import chart_source

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from meridian_core.errors import InputError
 from meridian_infra.charts import CHARTS
 
-from meridian.errors import InputError
 from meridian.render import chart_exemptions
 from meridian.render.chart_sources import MIRROR_ENV, ChartSource, ChartUnavailable, choose_repository, fetch
 

@@ -10,15 +10,16 @@ import urllib.parse
 import pytest
 import rendered_objects as ro
 import yaml
+from meridian_core import quantity
 from meridian_infra import admission, sizing
-from meridian_infra.observability import (
+from meridian_infra.argocd import KUSTOMIZE_BUILD_OPTIONS
+from meridian_infra.observability.stack import (
     ALWAYS_FIRING,
     OTLP_ENDPOINT,
     GrafanaNotShared,
     prometheus_stack_values,
 )
-from meridian_infra.spec import quantity
-from meridian_infra.vault_tls import CA_SECRET, SERVER_SECRET, SERVER_TLS_DIR
+from meridian_infra.vault.certificates import CA_SECRET, SERVER_SECRET, SERVER_TLS_DIR
 
 ENVS = ["dev", "staging", "prod"]
 
@@ -359,3 +360,9 @@ def test_dev_vault_serves_plain_http_and_hands_out_no_certificates(rendered):
     vault = next(c for c in ro.pod_spec(server)["containers"] if c["name"] == "vault")
     assert {e["name"]: e.get("value") for e in vault["env"]}["VAULT_ADDR"].startswith("http://")
     assert not render.find("Secret", SERVER_SECRET) and not render.find("Secret", CA_SECRET)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_argo_cd_builds_the_overlays_with_the_options_meridian_render_uses(rendered, env):
+    cm = rendered[env].one("ConfigMap", "argocd-cm", release="argo-cd")
+    assert cm["data"]["kustomize.buildOptions"].split() == list(KUSTOMIZE_BUILD_OPTIONS)

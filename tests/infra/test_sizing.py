@@ -3,8 +3,8 @@
 from fractions import Fraction
 
 import pytest
+from meridian_core import quantity
 from meridian_infra import sizing
-from meridian_infra.spec import quantity
 from meridian_infra.spec.models import ContainerSize
 
 SMALL = ContainerSize(cpu_request="100m", memory_request="128Mi", cpu_limit="500m", memory_limit="256Mi")

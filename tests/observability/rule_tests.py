@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from meridian_infra import slo
+from meridian_infra.observability import slo
 from meridian_infra.spec.models import EnvironmentSpec
 from slo_timeline import Story, input_series, other_namespace_failing
 

@@ -22,7 +22,7 @@ import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 
-from meridian_infra import slo
+from meridian_infra.observability import slo
 
 MINUTES = {"5m": 5, "30m": 30, "1h": 60, "2h": 120, "6h": 360, "1d": 1440, "3d": 4320}
 

@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from meridian_infra import dashboards, slo
+from meridian_infra.observability import dashboards, slo
 from promql_names import dashboard_queries, metric_names
 from rule_tests import write
 

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import grpc
 import pytest
-from meridian_infra import dashboards, slo
-from meridian_infra.spec import durations
+from meridian_core import durations
+from meridian_infra.observability import dashboards, slo
 from meridian_inventory.gen import inventory_pb2 as inv
 from prometheus_client.parser import text_string_to_metric_families
 from promql_names import dashboard_queries, metric_names, rule_exprs, selector_labels

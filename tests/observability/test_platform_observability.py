@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from meridian_infra import dashboards, slo
 from meridian_infra.cluster import ClusterAccess
-from meridian_infra.observability import DASHBOARD_LABEL, NAMESPACE
+from meridian_infra.observability import dashboards, slo
+from meridian_infra.observability.stack import DASHBOARD_LABEL, NAMESPACE
 from meridian_infra.offline import OFFLINE_KUBECONFIG, offline_secrets, record_platform, run_offline
 from meridian_infra.program import declare_platform
 from rule_tests import ENVS

@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 import rule_tests
-from meridian_infra import slo
-from meridian_infra.observability import alertmanager_config
-from meridian_infra.spec import SpecError, durations
+from meridian_core import durations
+from meridian_infra.observability import slo
+from meridian_infra.observability.stack import alertmanager_config
+from meridian_infra.spec import SpecError
 from meridian_infra.spec.loader import load_environment
 from meridian_infra.spec.models import EnvironmentSpec
 from rule_tests import ENVS

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from meridian.paths import Repo
+from meridian_core.layout import Repo
 
 
 @pytest.fixture(scope="session")

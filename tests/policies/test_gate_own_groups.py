@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from meridian_core.layout import Repo
 
 from meridian import toolchain
-from meridian.paths import Repo
 
 pytestmark = pytest.mark.slow
 

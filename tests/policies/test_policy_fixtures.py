@@ -12,9 +12,9 @@ import pytest
 from policy_fixtures import BROKEN, HARDENED, broken_fixture
 
 from meridian import toolchain
-from meridian.images import admission
 from meridian.policy import gate
 from meridian.policy.model import Severity
+from meridian.promote import supply_chain
 
 
 def _evaluate(repo, query: str):
@@ -108,7 +108,7 @@ def test_readme_lists_every_rule_with_its_severity(repo):
 
 def test_readme_lists_the_supply_chain_rules_of_promotions(repo):
     rows = _rule_rows(_readme_section(repo, "Rules of promotions that ask the registry"))
-    assert rows == {rule: "deny" for rule, _ in admission.RULES}
+    assert rows == {rule: "deny" for rule, _ in supply_chain.RULES}
 
 
 def test_readme_lists_every_transition_with_its_end(repo):

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from meridian_core.errors import InputError
+from meridian_core.layout import Repo
 from policy_fixtures import HARDENED
 
-from meridian.errors import InputError
-from meridian.paths import Repo
+from meridian import environment_gate
 from meridian.policy import checkov_scan, gate
 from meridian.policy.model import Severity
 
@@ -127,7 +128,9 @@ def test_check_environment_checks_what_the_renderer_wrote(repo, tmp_path):
         rendered.append(env)
         return prepared_build(tmp_path, env)
 
-    report = gate.check_environment(repo, "prod", renderer=renderer, checkers=["conftest", "secrets"])
+    report = environment_gate.check_environment(
+        repo, "prod", renderer=renderer, checkers=["conftest", "secrets"]
+    )
     assert rendered == ["prod"]
     assert report.environments == ("prod",)
     assert report.passed, [f.message for f in report.findings]
@@ -143,7 +146,9 @@ def test_check_environment_reports_the_environment_of_each_finding(repo, tmp_pat
             releases.write_text(releases.read_text().replace("version: 7.7.11", "version: ^7.7"))
         return build
 
-    report = gate.check_environments(repo, ["dev", "prod"], renderer=renderer, checkers=["conftest"])
+    report = environment_gate.check_environments(
+        repo, ["dev", "prod"], renderer=renderer, checkers=["conftest"]
+    )
     assert report.environments == ("dev", "prod")
     assert [(f.rule, f.environment, str(f.obj)) for f in report.findings] == [
         ("MER-PLT-004", "prod", "HelmRelease argocd/argo-cd")

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from meridian_core.layout import Repo
 from promote_world import World, build_template
-
-from meridian.paths import Repo
 
 
 @pytest.fixture(scope="session")

@@ -7,17 +7,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from meridian_core.errors import InputError
+from meridian_core.git import Git
+from meridian_core.snapshot import Revision, WorkingTree
+from meridian_core.yamlmodel import load_model
 from promote_world import CONFIG, REPO_ROOT, T0, World
 
-from meridian.errors import InputError
 from meridian.promote import clock, message
 from meridian.promote.config import PromotionConfig, load_config
 from meridian.promote.freeze import active_windows
-from meridian.promote.git import Git
 from meridian.promote.history import entries, running_since
-from meridian.promote.snapshot import Revision, WorkingTree
 from meridian.promote.versions import Pin, parse_image, read_pin, without_version_fields, write_pin
-from meridian.promote.yamlfile import load_model
 
 
 def _config_error(text: str) -> str:

@@ -10,10 +10,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from meridian_core.git import Git
 from promote_world import FAST, NOW, World, synthetic_digest
 
 from meridian.promote import claims
-from meridian.promote.git import Git
 from meridian.promote.state import lock_text
 from meridian.promote.versions import Pin, read_pin, write_pin
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 from github_server import REPOSITORY, TOKEN, FakeGitHub, fake_github
+from meridian_core.errors import RefusedError
 from promote_world import FAST, NOW, World, synthetic_digest
 
-from meridian.errors import RefusedError
 from meridian.promote import github
 
 BRANCH = "promote/orders/staging/1.1.0"

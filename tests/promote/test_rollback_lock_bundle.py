@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from meridian_core.git import parse_trailers
 from promote_world import CONFIG, FAST, NOW, T0, World
 
-from meridian.promote.git import parse_trailers
 from meridian.promote.message import records
 
 ORDERS_STAGING = "environments/staging/apps/orders/version.yaml"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import seeds
+from meridian_core.layout import Repo
 
-from meridian.paths import Repo
 from meridian.policy import secret_scan
 
 

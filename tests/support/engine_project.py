@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 
+from meridian_core.layout import Repo
 from meridian_infra.chart_sources import MIRROR_ENV
 
 from meridian.cluster.api import KubeApi
@@ -20,7 +21,6 @@ from meridian.cluster.components import NAMES, PYTHON_MODULES, server_url
 from meridian.cluster.layout import Ports
 from meridian.cluster.procs import find_ours
 from meridian.engine import Stack
-from meridian.paths import Repo
 from support.local_cluster import REPO_ROOT
 
 LINKED = ("infra", "environments", "tools", "bin", "apps", "policies")  # policies: the local policy webhook

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from meridian_infra.vault_policies import app_policy
+from meridian_infra.vault.policies import app_policy
 from meridian_inventory import credentials
 from ruamel.yaml import YAML
 from vault_harness import run_agent

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from meridian_infra.vault_config import VaultConfiguration
-from meridian_infra.vault_objects import VaultRequestFailed
-from meridian_infra.vault_policies import app_policy
-from meridian_infra.vault_settings import VaultConnection
+from meridian_infra.vault.configuration import VaultConfiguration
+from meridian_infra.vault.objects import VaultRequestFailed
+from meridian_infra.vault.policies import app_policy
+from meridian_infra.vault.settings import VaultConnection
 from vault_harness import DirectEngine, Step, VaultServer, changed
 from vault_stack import VaultStack, dev_spec, without_app
 

@@ -10,8 +10,8 @@ from meridian_infra.cluster import ClusterAccess
 from meridian_infra.offline import OFFLINE_KUBECONFIG, offline_secrets
 from meridian_infra.program import StackSecrets, declare_platform
 from meridian_infra.spec import load_environment
-from meridian_infra.vault_config import ttl
-from meridian_infra.vault_settings import VaultSettingsError, parse_database_admins, parse_kubernetes_api
+from meridian_infra.vault.configuration import ttl
+from meridian_infra.vault.settings import VaultSettingsError, parse_database_admins, parse_kubernetes_api
 from ruamel.yaml import YAML
 from vault_harness import VAULT_TYPE_PREFIX, Registered, register
 

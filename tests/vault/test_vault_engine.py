@@ -36,8 +36,8 @@ from pathlib import Path
 import pulumi
 from meridian_infra.spec import load_environment
 from meridian_infra.spec.models import EnvironmentSpec
-from meridian_infra.vault_config import DatabaseTarget, VaultConfiguration
-from meridian_infra.vault_settings import read_vault_connection
+from meridian_infra.vault.configuration import DatabaseTarget, VaultConfiguration
+from meridian_infra.vault.settings import read_vault_connection
 
 test = pulumi.Config("test")
 data = load_environment(Path(test.require("environments")), "dev").model_dump(by_alias=True, mode="json")

@@ -8,7 +8,7 @@ import hvac.exceptions
 import psycopg
 import pytest
 from kube_harness import LocalCluster, free_port_base
-from meridian_infra.vault_settings import KubernetesApi
+from meridian_infra.vault.settings import KubernetesApi
 from meridian_inventory import credentials
 from ruamel.yaml import YAML
 from vault_harness import VaultServer, run_agent

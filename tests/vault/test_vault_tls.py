@@ -17,9 +17,9 @@ import pytest
 import requests
 from cryptography import x509
 from meridian_infra.tls import NOT_AFTER, RENEW_BEFORE, CertificatesProvider, due_for_renewal, issue
-from meridian_infra.vault import tls_listener
-from meridian_infra.vault_objects import SecretsMountProvider, VaultRequestFailed
-from meridian_infra.vault_tls import server_names
+from meridian_infra.vault.certificates import server_names
+from meridian_infra.vault.objects import SecretsMountProvider, VaultRequestFailed
+from meridian_infra.vault.release import tls_listener
 from support.ports import free_port
 from vault_harness import START_TIMEOUT_S, VAULT_BIN
 

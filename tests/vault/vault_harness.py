@@ -34,9 +34,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from meridian_infra.offline import run_with_mocks
-from meridian_infra.vault_config import DatabaseTarget
-from meridian_infra.vault_objects import VaultObjectProvider
-from meridian_infra.vault_settings import DatabaseAdmin
+from meridian_infra.vault.configuration import DatabaseTarget
+from meridian_infra.vault.objects import VaultObjectProvider
+from meridian_infra.vault.settings import DatabaseAdmin
 from psycopg import sql
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor

@@ -7,9 +7,9 @@ from typing import Any
 
 from meridian_infra.spec import load_environment
 from meridian_infra.spec.models import EnvironmentSpec
-from meridian_infra.vault_config import VaultConfiguration
-from meridian_infra.vault_policies import platform_policy
-from meridian_infra.vault_settings import KubernetesApi, VaultConnection
+from meridian_infra.vault.configuration import VaultConfiguration
+from meridian_infra.vault.policies import platform_policy
+from meridian_infra.vault.settings import KubernetesApi, VaultConnection
 from support.postgres import PostgresServer
 from vault_harness import (
     REPO,

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from meridian_core.yamlmodel import Problem, YamlModelError, load_yaml_model
+
 from meridian_infra.spec.models import EnvironmentSpec
-from meridian_infra.spec.yamlmodel import Problem, YamlModelError, load_yaml_model
 
 SPEC_FILE = "platform.yaml"
 

@@ -11,13 +11,13 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
+from meridian_core import durations, quantity
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from meridian_infra.chart_sources import ALLOWED as CHART_SOURCES
 from meridian_infra.chart_sources import source_problem
 from meridian_infra.charts import CHARTS
-from meridian_infra.spec import durations, quantity
 
 # Platform components install into these; an environment without them cannot run the platform.
 REQUIRED_PLATFORM_NAMESPACES = ("tigera-operator", "argocd", "vault", "monitoring")

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from meridian_core.errors import InputError
 
 from meridian.cluster import egress, policy_webhook
 from meridian.cluster.layout import ClusterDir, Ports
-from meridian.errors import InputError
 
 ETCD = "etcd"
 APISERVER = "kube-apiserver"

@@ -17,11 +17,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from meridian_core.errors import InputError
+from meridian_core.yamlio import load_all
+
 from meridian.cluster.api import ApiError, KubeApi
 from meridian.cluster.discovery import Discovery, group_of, object_path
 from meridian.cluster.scaffold import FIELD_MANAGER, Scaffold
-from meridian.errors import InputError
-from meridian.yamlio import load_all
 
 SUMMARY_API = "meridian.dev/v1alpha1"  # the render's summaries (Helm releases, patches), not objects
 CRD_KIND = ("apiextensions.k8s.io/v1", "CustomResourceDefinition")

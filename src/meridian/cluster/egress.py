@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
+from meridian_core.errors import InputError
+from meridian_core.yamlio import dump_all
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from meridian.cluster.layout import ClusterDir
-from meridian.errors import InputError
-from meridian.yamlio import dump_all
 
 Selection = Literal["cluster", "controlplane"]
 SELECTIONS: tuple[Selection, ...] = ("cluster", "controlplane")

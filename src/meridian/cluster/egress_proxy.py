@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from meridian_core.errors import MeridianError
 
 from meridian.cluster.egress import (
     SELECTIONS,
@@ -36,7 +37,6 @@ from meridian.cluster.egress import (
     read_forwards,
     split_host_port,
 )
-from meridian.errors import MeridianError
 
 _HEAD_LIMIT = 16 * 1024
 _HEAD_TIMEOUT_S = 10.0

@@ -15,6 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from meridian_core.errors import RefusedError
+from meridian_core.layout import Repo
+
 from meridian.cluster import gitops_components as gc
 from meridian.cluster import gitops_config, gitops_repo
 from meridian.cluster.api import KubeApi
@@ -23,8 +26,6 @@ from meridian.cluster.layout import ClusterDir
 from meridian.cluster.manager import Say, Started, Wait, refuse_taken_ports, running_pids, start_stages
 from meridian.cluster.procs import is_ours, read_pid, stop
 from meridian.environments import load_spec
-from meridian.errors import RefusedError
-from meridian.paths import Repo
 from meridian.toolchain import require_tool
 
 # The environment a developer's loop runs, as for the control plane.

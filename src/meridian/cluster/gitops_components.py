@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from meridian_core.errors import InputError
 
 from meridian.cluster.components import extra_args
 from meridian.cluster.layout import PORT_BASE_ENV, ClusterDir
-from meridian.errors import InputError
 
 REDIS = "redis-server"
 GIT = "git-daemon"

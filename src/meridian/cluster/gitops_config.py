@@ -18,14 +18,14 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from meridian_core.errors import InputError, RefusedError
+from meridian_core.yamlio import dump_all, load_all
+from meridian_infra.argocd import kustomize_build_options
 from meridian_infra.charts import CHARTS
 
 from meridian.cluster.api import ApiError, KubeApi
 from meridian.cluster.dryrun import _wait_established as wait_established
 from meridian.cluster.gitops_components import NAMESPACE
-from meridian.errors import InputError, RefusedError
-from meridian.render.apps import KUSTOMIZE_BUILD_OPTIONS
-from meridian.yamlio import dump_all, load_all
 
 FIELD_MANAGER = "meridian-gitops"
 CRDS_DIR = "argocd-crds"
@@ -45,11 +45,6 @@ HELM_OWNERSHIP = {
 HELM_RECORDS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
 CM_PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps/argocd-cm"
 SECRET_PATH = f"/api/v1/namespaces/{NAMESPACE}/secrets/argocd-secret"
-
-
-def build_options() -> str:
-    """argocd-cm's `kustomize.buildOptions`: the render's options, space-separated as Argo CD reads them."""
-    return " ".join(KUSTOMIZE_BUILD_OPTIONS)
 
 
 def install(api: KubeApi, bin_dir: Path) -> str:
@@ -110,7 +105,7 @@ def _partial(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
 def configure(argocd_cm: dict[str, Any], excluded_groups: list[str]) -> None:
     data = argocd_cm.setdefault("data", {}) or {}
     argocd_cm["data"] = data
-    data["kustomize.buildOptions"] = build_options()
+    data["kustomize.buildOptions"] = kustomize_build_options()
     if excluded_groups:
         # Argo CD's default exclusions stay; ours are appended.
         exclusions = load_all(data.get("resource.exclusions", "")) or [[]]

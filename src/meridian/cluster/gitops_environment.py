@@ -15,14 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from meridian_core.errors import RefusedError
+from meridian_core.layout import Repo
 from meridian_infra.argocd import NAMESPACE, REPO_URL_ENV, application_set_name
 from meridian_infra.offline import record_platform
 
 from meridian.cluster.api import ApiError, KubeApi
 from meridian.cluster.discovery import Discovery, object_path
 from meridian.environments import load_spec
-from meridian.errors import RefusedError
-from meridian.paths import Repo
 
 FIELD_MANAGER = "meridian-gitops"
 # The program's components whose objects the loop needs: app namespaces (with their quotas, limit

@@ -9,8 +9,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from meridian.errors import RefusedError
-from meridian.paths import Repo
+from meridian_core.errors import RefusedError
+from meridian_core.layout import Repo
 
 # A fixed identity and no system or user configuration: what the served history looks like must
 # not depend on who runs it.

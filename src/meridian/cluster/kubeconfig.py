@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from meridian.yamlio import dump_all
+from meridian_core.yamlio import dump_all
 
 CLUSTER = "meridian-local"
 

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from meridian.errors import InputError
-from meridian.paths import Repo
+from meridian_core.errors import InputError
+from meridian_core.layout import Repo
 
 STATE_DIR_ENV = "MERIDIAN_CLUSTER_DIR"
 PORT_BASE_ENV = "MERIDIAN_CLUSTER_PORT_BASE"

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from meridian_core.errors import ConflictError, InputError, RefusedError
+from meridian_core.layout import Repo
+
 from meridian.cluster import components as comp
 from meridian.cluster import policy_webhook
 from meridian.cluster.api import ApiError, KubeApi
@@ -31,8 +34,6 @@ from meridian.cluster.pki import ensure_pki
 from meridian.cluster.ports import holder, is_free
 from meridian.cluster.procs import find_ours, is_ours, read_pid, start_detached, stop, tail
 from meridian.environments import load_spec
-from meridian.errors import ConflictError, InputError, RefusedError
-from meridian.paths import Repo
 from meridian.toolchain import require_tool
 
 # The dev spec sizes the local cluster: it is the environment a developer's machine runs.

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from meridian_core.errors import InputError, RefusedError
+from meridian_core.layout import Repo
 from meridian_infra import policy_webhook as pw
 
 from meridian.cluster.api import ApiError, KubeApi
@@ -28,8 +30,6 @@ from meridian.cluster.egress import EgressFiles, ServiceForward, add_forward
 from meridian.cluster.layout import ClusterDir
 from meridian.cluster.pki import issue_service_certificate
 from meridian.environments import load_spec
-from meridian.errors import InputError, RefusedError
-from meridian.paths import Repo
 
 NAME = "opa"
 DEFAULT_ENVIRONMENT = "dev"

@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from meridian_core.errors import InputError, MeridianError
+from meridian_core.exitcodes import ExitCode
+from meridian_core.layout import Repo, find_repo
 from rich.markup import escape
 from rich.table import Table
 
@@ -15,9 +18,6 @@ from meridian.cluster.egress import EgressFiles, read_forwards
 from meridian.cluster.manager import ComponentStatus
 from meridian.cluster.policy_webhook import WebhookFiles
 from meridian.console import err, out
-from meridian.errors import InputError, MeridianError
-from meridian.exitcodes import ExitCode
-from meridian.paths import Repo, find_repo
 
 app = typer.Typer(
     help="Run a local Kubernetes control plane (etcd + API server + kwok).", no_args_is_help=True

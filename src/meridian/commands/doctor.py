@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from meridian_core.exitcodes import ExitCode
+from meridian_core.layout import Repo, find_repo
 from rich.table import Table
 
 from meridian import toolchain
 from meridian.console import out
-from meridian.exitcodes import ExitCode
-from meridian.paths import Repo, find_repo
 
 
 def doctor(

@@ -7,17 +7,17 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from meridian_core.errors import InputError
+from meridian_core.git import Git
+from meridian_core.layout import find_repo
+from meridian_core.snapshot import WorkingTree
 from rich.markup import escape
 from rich.table import Table
 
 from meridian.console import out
-from meridian.errors import InputError
-from meridian.paths import find_repo
 from meridian.promote import clock
 from meridian.promote.config import load_config
-from meridian.promote.git import Git
 from meridian.promote.history import Entry, entries
-from meridian.promote.snapshot import WorkingTree
 
 
 class Format(StrEnum):

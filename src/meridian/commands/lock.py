@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from meridian_core.layout import find_repo
 
-from meridian.commands.promote import Base, Push, Remote, Supersede, say
+from meridian.commands.options import Base, Push, Remote, Supersede, say
 from meridian.console import out
-from meridian.paths import find_repo
 from meridian.promote import clock, engine, report
 from meridian.promote.locks import change_lock
 

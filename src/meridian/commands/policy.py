@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from meridian_core.errors import InputError
+from meridian_core.layout import Repo, find_repo
 from rich.markup import escape
 from rich.status import Status
 
+from meridian import environment_gate
 from meridian.console import err, out
 from meridian.environments import require_environment
-from meridian.errors import InputError
-from meridian.paths import Repo, find_repo
 from meridian.policy import gate
 from meridian.policy.formats import json_report, junit, sarif, table
 from meridian.policy.model import GateReport
@@ -118,7 +119,7 @@ def check(  # noqa: PLR0917 - Typer passes one argument per option
             )
         else:
             envs = env or _all_environments(repo)
-            report = gate.check_environments(repo, envs, checkers=checkers, progress=progress)
+            report = environment_gate.check_environments(repo, envs, checkers=checkers, progress=progress)
     _emit(report, output_format, output)
     raise typer.Exit(int(report.exit_code))
 

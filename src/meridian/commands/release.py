@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from meridian_core.layout import find_repo
 
-from meridian.commands.promote import Base, Push, Remote, Skip, Supersede, branch_options
+from meridian.commands.options import Base, Push, Remote, Skip, Supersede, branch_options
 from meridian.console import out
-from meridian.images.release import ReleaseRequest
-from meridian.images.release import release as run_release
-from meridian.paths import find_repo
 from meridian.promote import report
+from meridian.promote.release import ReleaseRequest
+from meridian.promote.release import release as run_release
 
 KEY_VARIABLE = "MERIDIAN_SIGNING_KEY"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from meridian_core.errors import InputError
+from meridian_core.layout import find_repo
 
 from meridian.console import out
 from meridian.environments import known_environments
-from meridian.errors import InputError
-from meridian.paths import find_repo
 from meridian.render import render_environment
 
 

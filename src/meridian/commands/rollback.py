@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from meridian_core.layout import find_repo
 
-from meridian.commands.promote import Base, BreakGlass, Push, Remote, Skip, Supersede, branch_options, reason
+from meridian.commands.options import Base, BreakGlass, Push, Remote, Skip, Supersede, branch_options, reason
 from meridian.console import out
-from meridian.paths import find_repo
 from meridian.promote import engine, report
 from meridian.promote.facts import Overrides
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from meridian_core.exitcodes import ExitCode
+from meridian_core.layout import find_repo
 from rich.markup import escape
 from rich.table import Table
 
 from meridian.console import err, out
-from meridian.exitcodes import ExitCode
-from meridian.paths import find_repo
 from meridian.policy import secret_scan
 
 app = typer.Typer(

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from meridian_core.errors import ConflictError, InputError, RefusedError
+from meridian_core.exitcodes import ExitCode
+from meridian_core.layout import Repo, find_repo
 from rich.markup import escape
 
 from meridian.console import err, out
 from meridian.engine import Stack, recover, stack_locks
 from meridian.environments import load_spec
-from meridian.errors import ConflictError, InputError, RefusedError
-from meridian.exitcodes import ExitCode
-from meridian.paths import Repo, find_repo
 
 if TYPE_CHECKING:
     from meridian.cluster import LocalCluster

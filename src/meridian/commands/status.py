@@ -7,11 +7,11 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+from meridian_core.layout import find_repo
 from rich.markup import escape
 from rich.table import Table
 
 from meridian.console import out
-from meridian.paths import find_repo
 from meridian.promote import clock
 from meridian.promote.status import Cell, StatusReport
 from meridian.promote.status import status as compute

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from meridian_core.layout import find_repo
 
 from meridian import tool_install, toolchain
 from meridian.console import out
-from meridian.paths import find_repo
 
 app = typer.Typer(help="Install the repository's pinned tools.", no_args_is_help=True)
 

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from meridian_core.errors import InputError, RefusedError
+from meridian_core.exitcodes import ExitCode
+from meridian_core.layout import Repo, find_repo
 from rich.markup import escape
 
 from meridian.cluster import LocalCluster
@@ -18,9 +21,6 @@ from meridian.cluster.dryrun import Outcome, Report, Verdict, check, install_crd
 from meridian.cluster.scaffold import Scaffold
 from meridian.console import out
 from meridian.environments import known_environments, require_environment
-from meridian.errors import InputError, RefusedError
-from meridian.exitcodes import ExitCode
-from meridian.paths import Repo, find_repo
 from meridian.render import render_environment
 
 CRDS_DIR_ENV = "MERIDIAN_CRDS_DIR"

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meridian_core.errors import InputError, RefusedError
+from meridian_core.git import Git
+from meridian_core.layout import Repo
+from meridian_core.snapshot import Revision
+
 from meridian import toolchain
-from meridian.errors import InputError, RefusedError
 from meridian.images import debian, registry
-from meridian.paths import Repo
-from meridian.promote.git import Git
-from meridian.promote.snapshot import Revision
 
 APPS = ("orders", "inventory")
 USER = "65532:65532"  # numeric, so Kubernetes' runAsNonRoot can check it

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meridian_core.errors import ConflictError, RefusedError
+from meridian_core.layout import Repo
+
 from meridian import toolchain
-from meridian.errors import ConflictError, RefusedError
-from meridian.paths import Repo
 
 TOOL = "meridian-image"
 _TAKEN = 3  # meridian-image's exit code for "the tag already names another image"

@@ -16,9 +16,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from meridian_core.errors import RefusedError
+from meridian_core.layout import Repo
+
 from meridian import toolchain
-from meridian.errors import RefusedError
-from meridian.paths import Repo
 
 TOOL = "cosign"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from meridian_core.errors import InputError, RefusedError
+from meridian_core.layout import Repo
 
 from meridian import toolchain
-from meridian.errors import InputError, RefusedError
-from meridian.paths import Repo
 from meridian.policy.procs import Processes
 
 # Variables that would point checkov at a cluster or a cloud account. The gate judges files, and

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from meridian.paths import Repo
+from meridian_core.layout import Repo
 
 # The kinds rules look at across the environment: namespaces (which exist, which tier, which
 # environment) and the network policies in them.

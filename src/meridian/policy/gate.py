@@ -1,9 +1,8 @@
-"""The policy gate: one entry point for the CLI, promotions and the benchmarks.
+"""The policy gate: what the CLI, promotions and the benchmarks check manifests with.
 
     check_paths(repo, paths, environment=None)  any Kubernetes YAML files or folders
-    check_environment(repo, env)                render build/ENV, then check it
-    check_environments(repo, envs)              the same for several environments in one run
-    check_builds(repo, {env: build_dir})        already rendered folders (what the two above call)
+    check_builds(repo, {env: build_dir})        rendered environments (meridian.environment_gate
+                                                renders them first)
 
 Each runs conftest (the Rego policies), checkov and the secret scan side by side and returns one
 GateReport; `report.passed` is the verdict and `report.exit_code` what the CLI exits with.
@@ -18,7 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from meridian.paths import Repo
+from meridian_core.layout import Repo
+
 from meridian.policy import checkov_scan, manifests, rego, secret_scan
 from meridian.policy.context import environment_context
 from meridian.policy.model import Finding, GateReport, ObjectRef, Severity
@@ -29,7 +29,6 @@ CHECKERS = ("conftest", "checkov", "secrets")
 # progress(step, event): event is "start" or "done"; steps are parse, conftest, checkov, secrets
 # and render, with the environment after a colon when there are several (conftest:prod).
 Progress = Callable[[str, str], None]
-Renderer = Callable[[Repo, str], Path]
 
 
 @dataclass(frozen=True)
@@ -71,39 +70,6 @@ def check_builds(
     return _check(repo, targets, repository_files(repo), frozenset(checkers), progress)
 
 
-def check_environment(
-    repo: Repo,
-    env: str,
-    *,
-    renderer: Renderer | None = None,
-    checkers: Iterable[str] = CHECKERS,
-    progress: Progress | None = None,
-) -> GateReport:
-    return check_environments(repo, [env], renderer=renderer, checkers=checkers, progress=progress)
-
-
-def check_environments(
-    repo: Repo,
-    envs: Sequence[str],
-    *,
-    renderer: Renderer | None = None,
-    checkers: Iterable[str] = CHECKERS,
-    progress: Progress | None = None,
-) -> GateReport:
-    render = renderer or _render
-    notify = progress or _silent
-    started = time.perf_counter()
-    builds: dict[str, Path] = {}
-    for env in envs:
-        notify(_step("render", env, len(envs)), "start")
-        builds[env] = render(repo, env)
-        notify(_step("render", env, len(envs)), "done")
-    rendered = time.perf_counter() - started
-    report = check_builds(repo, builds, checkers=checkers, progress=progress)
-    report.seconds = {"render": rendered, **report.seconds, "total": report.seconds["total"] + rendered}
-    return report
-
-
 def repository_files(repo: Repo) -> list[Path]:
     """Dockerfiles of the apps and the GitHub workflows: checkov's part beyond the manifests."""
     dockerfiles = [
@@ -126,20 +92,12 @@ def _is_dockerfile(name: str) -> bool:
     return name == "Dockerfile" or name.startswith("Dockerfile.") or name.endswith(".Dockerfile")
 
 
-def _render(repo: Repo, env: str) -> Path:
-    # Imported here: rendering loads the Pulumi program, which `policy check PATH` never needs.
-    from meridian.environments import require_environment  # noqa: PLC0415
-    from meridian.render import render_environment  # noqa: PLC0415
-
-    require_environment(repo, env)
-    return render_environment(repo, env)
-
-
 def _silent(step: str, event: str) -> None:
     """No progress display."""
 
 
-def _step(name: str, env: str | None, count: int) -> str:
+def step_name(name: str, env: str | None, count: int) -> str:
+    """A progress step; with several environments it names the one it is for (conftest:prod)."""
     return f"{name}:{env}" if env and count > 1 else name
 
 
@@ -184,14 +142,14 @@ def _check(
                 timed, "checkov", "checkov", checkov_scan.run, repo, [*all_files, *extra_files], procs
             )
         for t in targets:
-            step = _step("conftest", t.environment, len(targets))
+            step = step_name("conftest", t.environment, len(targets))
             if "conftest" in checkers:
                 rego_job = pool.submit(
                     timed, step, "conftest", rego.run, repo, t.files, t.environment, procs, t.context
                 )
                 rego_jobs.append((t, rego_job))
             if "secrets" in checkers:
-                step = _step("secrets", t.environment, len(targets))
+                step = step_name("secrets", t.environment, len(targets))
                 for path in t.paths:
                     scan = pool.submit(timed, step, "secrets", secret_scan.scan_tree, repo, path, procs)
                     secret_jobs.append((t, path, scan))

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from meridian_core.errors import InputError
 
-from meridian.errors import InputError
 from meridian.policy.model import ObjectRef
 
 YAML_SUFFIXES = frozenset({".yaml", ".yml"})

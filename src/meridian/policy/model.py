@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from meridian.exitcodes import ExitCode
+from meridian_core.exitcodes import ExitCode
 
 
 class Severity(StrEnum):

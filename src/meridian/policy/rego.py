@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meridian_core.errors import InputError, RefusedError
+from meridian_core.layout import Repo
+
 from meridian import toolchain
-from meridian.errors import InputError, RefusedError
-from meridian.paths import Repo
 from meridian.policy.model import Exemption, Finding, ObjectRef, Severity
 from meridian.policy.procs import Processes
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meridian_core.errors import MeridianError
+from meridian_core.layout import Repo, find_repo
+
 from meridian import toolchain
-from meridian.errors import MeridianError
-from meridian.paths import Repo, find_repo
 
 # opa's default of 5 s per test is too tight for a busy CI machine; no test here is slow by design.
 _TIMEOUT = "120s"

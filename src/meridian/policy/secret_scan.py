@@ -13,9 +13,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from meridian_core.errors import InputError, RefusedError
+from meridian_core.layout import Repo
+
 from meridian import toolchain
-from meridian.errors import InputError, RefusedError
-from meridian.paths import Repo
 from meridian.policy.procs import Processes
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meridian.promote.git import Git
+from meridian_core.git import Git
 
 KINDS = ("promote", "rollback")
 

@@ -21,17 +21,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from meridian.errors import InputError
-from meridian.exitcodes import ExitCode
-from meridian.images import admission
-from meridian.paths import Repo
+from meridian_core.errors import InputError
+from meridian_core.exitcodes import ExitCode
+from meridian_core.git import Git
+from meridian_core.layout import Repo
+from meridian_core.snapshot import Revision, version_path
+
+from meridian import environment_gate
 from meridian.policy import gate
+from meridian.promote import supply_chain
 from meridian.promote.config import PROMOTION_FILE, PromotionConfig, load_config
 from meridian.promote.facts import AppState, GateVerdict, Overrides, app_states, document
-from meridian.promote.git import Git
 from meridian.promote.message import AppRecord, records
 from meridian.promote.rules import POLICY_DIR, Denial, evaluate
-from meridian.promote.snapshot import Revision, version_path
 from meridian.promote.state import holds_path, read_holds, read_lock
 from meridian.promote.versions import Pin, read_pin, without_version_fields
 from meridian.promote.workspace import worktree
@@ -152,7 +154,7 @@ def check(
         doc["bundle"] = _bundle(scene, change)
         report.apps.append(checked)
         docs.append(doc)
-        supply.append(admission.denials(repo, base_snap, change.env, pin))
+        supply.append(supply_chain.denials(repo, base_snap, change.env, pin))
     with tempfile.TemporaryDirectory(prefix="meridian-check-") as tmp:
         policies = base_snap.export(POLICY_DIR, Path(tmp) / "policies")
         if not any(policies.rglob("*.rego")):
@@ -166,7 +168,7 @@ def check(
             return report
         say(f"rendering {envs[0]} at {head[:10]} and running the policy gate ({', '.join(checkers)})")
         with worktree(repo, git, head) as (tree, _):
-            result = gate.check_environment(tree, envs[0], checkers=checkers)
+            result = environment_gate.check_environment(tree, envs[0], checkers=checkers)
         report.gate_summary = result.summary()
         report.gate_violations = GateVerdict.of(result).violations
         for doc in docs:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from meridian.liveness import process_alive
-from meridian.promote.git import Git
+from meridian_core.git import Git
+from meridian_core.liveness import process_alive
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import os
 import re
 from datetime import UTC, datetime
 
-from meridian.errors import InputError
+from meridian_core.errors import InputError
 
 NOW_VARIABLE = "MERIDIAN_NOW"
 

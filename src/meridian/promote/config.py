@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from meridian_core.errors import InputError
+from meridian_core.snapshot import Snapshot
+from meridian_core.yamlmodel import load_model
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from meridian.errors import InputError
 from meridian.promote.clock import parse_duration
-from meridian.promote.snapshot import Snapshot
-from meridian.promote.yamlfile import load_model
 
 PROMOTION_FILE = "environments/promotion.yaml"
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import difflib
 import subprocess
 
-from meridian.errors import InputError
-from meridian.paths import Repo
+from meridian_core.errors import InputError
+from meridian_core.layout import Repo
+
 from meridian.toolchain import require_tool, tool_env
 
 

@@ -17,18 +17,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from meridian.errors import ConflictError, InputError, MeridianError
-from meridian.images import admission
-from meridian.paths import Repo
+from meridian_core.errors import ConflictError, InputError, MeridianError
+from meridian_core.git import Git
+from meridian_core.layout import Repo
+from meridian_core.snapshot import Revision, version_path
+
+from meridian import environment_gate
 from meridian.policy import gate
-from meridian.promote import branches, claims, github, texts
+from meridian.promote import branches, claims, github, supply_chain, texts
 from meridian.promote.clock import iso
 from meridian.promote.config import PromotionConfig, load_config
 from meridian.promote.diff import build_overlay, rendered_diff
 from meridian.promote.facts import AppState, GateVerdict, Overrides, app_states, document
-from meridian.promote.git import Git
 from meridian.promote.rules import POLICY_DIR, Denial, evaluate
-from meridian.promote.snapshot import Revision, version_path
 from meridian.promote.state import Hold, holds_path, holds_text, read_holds, read_lock
 from meridian.promote.units import Move, Outcome, Status, Unit
 from meridian.promote.versions import Pin, valid_digest, valid_tag, write_pin
@@ -356,7 +357,7 @@ def _evaluate(ctx: Context, units: Sequence[Unit], verdict: GateVerdict | None =
             merged.update({(d.rule, d.message): d for d in next(results)})
         # The supply-chain rules ask the registry, not git (docs/images.md).
         for move in unit.moves:
-            found = admission.denials(ctx.repo, ctx.snapshot, unit.env, move.new)
+            found = supply_chain.denials(ctx.repo, ctx.snapshot, unit.env, move.new)
             merged.update({(d.rule, d.message): d for d in found})
         out.append(sorted(merged.values(), key=lambda d: (d.rule, d.message)))
     return out
@@ -469,7 +470,7 @@ def _build(ctx: Context, unit: Unit, *, commit: bool) -> _Built:
             else:
                 target.write_bytes(data)
         options.say(f"rendering {unit.env} and running the policy gate ({', '.join(options.checkers)})")
-        report = gate.check_environment(tree, unit.env, checkers=options.checkers)
+        report = environment_gate.check_environment(tree, unit.env, checkers=options.checkers)
         after = {app: (tree.build_dir / unit.env / "apps" / f"{app}.yaml").read_text() for app in unit.apps}
         diff = "".join(rendered_diff(unit.env, app, before[app], after[app]) for app in unit.apps)
         verdict = GateVerdict.of(report)

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from meridian_core.git import Git
+from meridian_core.snapshot import Snapshot, version_path
+
 from meridian.policy.model import GateReport
 from meridian.promote.clock import format_duration, iso
 from meridian.promote.config import PromotionConfig
 from meridian.promote.freeze import active_windows
-from meridian.promote.git import Git
 from meridian.promote.history import Entry, entries, running_since, versions_seen
-from meridian.promote.snapshot import Snapshot, version_path
 from meridian.promote.state import Hold, Lock
 from meridian.promote.versions import Pin, read_pin
 

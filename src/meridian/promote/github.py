@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
-from meridian.errors import InputError, RefusedError
+from meridian_core.errors import InputError, RefusedError
 
 DEFAULT_API = "https://api.github.com"
 _SLUG = re.compile(r"github\.com[:/](?P<slug>[^/\s]+/[^/\s]+?)(?:\.git)?/?$")

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from meridian.errors import InputError
-from meridian.promote.git import Commit, Git
+from meridian_core.errors import InputError
+from meridian_core.git import Commit, Git
+from meridian_core.snapshot import version_path
+
 from meridian.promote.message import AppRecord, records
-from meridian.promote.snapshot import version_path
 from meridian.promote.versions import Pin, read_pin
 
 

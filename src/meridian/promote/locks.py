@@ -7,8 +7,9 @@ gate runs; the commit carries Meridian-Kind: lock|unlock and the reason.
 
 from __future__ import annotations
 
-from meridian.errors import InputError
-from meridian.paths import Repo
+from meridian_core.errors import InputError
+from meridian_core.layout import Repo
+
 from meridian.promote import branches
 from meridian.promote import message as m
 from meridian.promote.engine import Context, Options, open_context, publish

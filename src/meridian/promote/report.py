@@ -6,11 +6,11 @@ so scripts see the shared exit codes: 0 done or nothing to do, 1 refused, 3 conf
 
 from __future__ import annotations
 
+from meridian_core.errors import ConflictError, MeridianError, RefusedError
+from meridian_core.exitcodes import ExitCode
 from rich.console import Console
 from rich.markup import escape
 
-from meridian.errors import ConflictError, MeridianError, RefusedError
-from meridian.exitcodes import ExitCode
 from meridian.promote.units import Outcome, Status, exit_code
 
 _MARK = {

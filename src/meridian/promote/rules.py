@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meridian_core.errors import RefusedError
+from meridian_core.layout import Repo
+
 from meridian import toolchain
-from meridian.errors import RefusedError
-from meridian.paths import Repo
 
 POLICY_DIR = "policies/promotion"
 NAMESPACE = "meridian.promotion"

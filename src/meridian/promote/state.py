@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 from io import StringIO
 
+from meridian_core.snapshot import Snapshot
+from meridian_core.yamlmodel import load_model
 from pydantic import BaseModel, ConfigDict, Field
 from ruamel.yaml import YAML
 
 from meridian.promote.clock import iso
-from meridian.promote.snapshot import Snapshot
-from meridian.promote.yamlfile import load_model
 
 
 def lock_path(env: str) -> str:

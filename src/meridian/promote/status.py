@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from meridian.errors import InputError
-from meridian.paths import Repo
+from meridian_core.errors import InputError
+from meridian_core.git import Git
+from meridian_core.layout import Repo
+from meridian_core.snapshot import WorkingTree
+
 from meridian.promote.config import PromotionConfig, load_config
 from meridian.promote.facts import AppState, Overrides, app_states, document
 from meridian.promote.freeze import ActiveWindow, active_windows
-from meridian.promote.git import Git
 from meridian.promote.rules import POLICY_DIR, Denial, evaluate
-from meridian.promote.snapshot import WorkingTree
 from meridian.promote.state import Hold, Lock, read_holds, read_lock
 from meridian.promote.versions import Pin
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from meridian.exitcodes import ExitCode
+from meridian_core.exitcodes import ExitCode
+from meridian_core.snapshot import version_path
+
 from meridian.promote.branches import promotion_branch
 from meridian.promote.facts import AppState
 from meridian.promote.github import PullRequest
 from meridian.promote.rules import Denial
-from meridian.promote.snapshot import version_path
 from meridian.promote.state import Hold
 from meridian.promote.versions import Pin
 

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from io import StringIO
 from typing import Any
 
+from meridian_core.errors import InputError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-
-from meridian.errors import InputError
 
 VERSION_LABEL = "app.kubernetes.io/version"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from meridian.paths import Repo
-from meridian.promote.git import Git
+from meridian_core.git import Git
+from meridian_core.layout import Repo
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from meridian_core.layout import Repo
+
 from meridian.environments import load_spec
-from meridian.paths import Repo
 from meridian.render.apps import render_apps
 
 

@@ -5,15 +5,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from meridian.errors import InputError
-from meridian.paths import Repo
-from meridian.toolchain import require_tool, tool_env
+from meridian_core.errors import InputError
+from meridian_core.layout import Repo
+from meridian_infra.argocd import KUSTOMIZE_BUILD_OPTIONS
 
-# The options of every `kustomize build` of an app overlay: `meridian render` (what the policy gate
-# checks) and Argo CD's repo-server (argocd-cm `kustomize.buildOptions`, what the cluster gets) use
-# this one value, so the two renders cannot drift apart. Overlays may read files only inside their
-# own folder; other kustomizations (the apps' bases) are reached as resources.
-KUSTOMIZE_BUILD_OPTIONS: tuple[str, ...] = ("--load-restrictor", "LoadRestrictionsRootOnly")
+from meridian.toolchain import require_tool, tool_env
 
 
 def app_overlays(repo: Repo, env: str) -> list[Path]:

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from meridian_core.errors import InputError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from meridian.errors import InputError
 
 EXEMPTIONS_FILE = Path("policies") / "exemptions" / "charts.yaml"
 ANNOTATION_PREFIX = "exemption.meridian.dev/"

@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from meridian_core.errors import RefusedError
 from meridian_infra.chart_sources import MIRROR_ENV, ChartSourceError, plain_http, resolve
 from meridian_infra.charts import CHARTS
-
-from meridian.errors import RefusedError
 
 _HINT = (
     f"set {MIRROR_ENV} to a chart mirror for every chart (a folder of chart archives, "

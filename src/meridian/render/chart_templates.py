@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from meridian_core.errors import RefusedError
 
-from meridian.errors import RefusedError
 from meridian.render.chart_sources import helm_env
 
 HELM_TIMEOUT = 300

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from meridian_core.errors import RefusedError
+from meridian_core.layout import Repo
 from meridian_infra.charts import CHARTS
 from meridian_infra.offline import Declared
 from meridian_infra.spec import EnvironmentSpec
 
 from meridian import toolchain
-from meridian.errors import RefusedError
-from meridian.paths import Repo
 from meridian.render import chart_exemptions
 from meridian.render.chart_sources import ChartSource, choose_repository, fetch
 from meridian.render.chart_templates import Release, render_releases

@@ -7,12 +7,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from meridian_core.layout import Repo
+from meridian_core.yamlio import write_all
 from meridian_infra.offline import Declared, record_platform
 from meridian_infra.spec import EnvironmentSpec
 
-from meridian.paths import Repo
 from meridian.render.charts import ChartCounts, render_charts
-from meridian.yamlio import write_all
 
 SUMMARY_API = "meridian.dev/v1alpha1"
 

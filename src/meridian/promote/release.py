@@ -12,14 +12,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from meridian.errors import InputError
+from meridian_core.errors import InputError
+from meridian_core.git import Git
+from meridian_core.layout import Repo
+from meridian_core.snapshot import Revision, version_path
+
 from meridian.images import build, registry, signing
-from meridian.images.config import IMAGES_FILE, read_config
-from meridian.paths import Repo
 from meridian.promote import engine
 from meridian.promote.config import load_config
-from meridian.promote.git import Git
-from meridian.promote.snapshot import Revision, version_path
+from meridian.promote.images_file import IMAGES_FILE, read_config
 from meridian.promote.units import Outcome
 from meridian.promote.versions import read_pin, valid_tag
 

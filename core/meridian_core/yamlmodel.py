@@ -16,6 +16,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from meridian_core.errors import InputError
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -133,3 +135,11 @@ def line_of(document: Any, loc: list[str]) -> int | None:
         else:
             break
     return line
+
+
+def load_model(model: type[M], text: str, where: str, *, hint: str | None = None) -> M:
+    """load_yaml_model for the CLI: a document that cannot be used is an input error (exit 2)."""
+    try:
+        return load_yaml_model(model, text, where)
+    except YamlModelError as exc:
+        raise InputError(str(exc), hint=hint) from None

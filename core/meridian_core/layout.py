@@ -4,7 +4,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from meridian.errors import InputError
+from meridian_core.errors import InputError
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 

@@ -11,7 +11,7 @@ import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from meridian.promote.git import Git
+from meridian_core.git import Git
 
 VERSION_FILE = "version.yaml"
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import re
 
+from meridian_core.errors import InputError
+from meridian_core.layout import ENVIRONMENTS
+from meridian_core.snapshot import Snapshot
+from meridian_core.yamlmodel import load_model
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from meridian.errors import InputError
-from meridian.paths import ENVIRONMENTS
-from meridian.promote.snapshot import Snapshot
-from meridian.promote.yamlfile import load_model
 
 IMAGES_FILE = "environments/images.yaml"
 REGISTRY_VARIABLE = "MERIDIAN_REGISTRY"

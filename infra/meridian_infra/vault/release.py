@@ -2,7 +2,7 @@
 
 The injector puts a Vault Agent beside each app container; it logs in with the pod's service account
 (Kubernetes auth) and writes the app's database credentials to /vault/secrets. What Vault itself
-holds — mounts, auth roles, policies, database roles — is declared by `vault_config`.
+holds — mounts, auth roles, policies, database roles — is declared by `configuration.py`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from meridian_infra import admission, sizing
 from meridian_infra.helm import Charts
 from meridian_infra.objects import Manifest, declare, manifest
 from meridian_infra.spec.models import EnvironmentSpec, SealType, VaultMode
-from meridian_infra.vault_tls import (
+from meridian_infra.vault.certificates import (
     SERVER_SECRET,
     SERVER_TLS_DIR,
     VaultCertificates,
@@ -61,7 +61,7 @@ def dev_root_token_secret(token: pulumi.Input[str]) -> Manifest:
 def tls_listener(
     address: str = "[::]:8200", cluster_address: str = "[::]:8201", tls_dir: str = SERVER_TLS_DIR
 ) -> str:
-    """The API listener with the platform's server certificate (vault_tls)."""
+    """The API listener with the platform's server certificate (certificates.py)."""
     return (
         'listener "tcp" {\n'
         f'  address = "{address}"\n  cluster_address = "{cluster_address}"\n'

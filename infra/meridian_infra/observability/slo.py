@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from meridian_core import durations
+
 from meridian_infra.objects import TEAM_LABEL, Manifest, manifest
-from meridian_infra.spec import durations
 from meridian_infra.spec.models import App, EnvironmentSpec
 
 Rule = dict[str, Any]

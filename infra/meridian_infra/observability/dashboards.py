@@ -4,7 +4,7 @@ The dashboard reads the objectives from the series the SLO rules record (budgets
 ratios), so it carries no per-environment numbers: every environment serves the same JSON, and the
 copy committed under `apps/<app>/dashboards/` is what `make dashboards` writes and a test compares.
 
-    python -m meridian_infra.dashboards [--check]   # write (or compare) every app's committed JSON
+    python -m meridian_infra.observability.dashboards [--check]   # write (or compare) every app's JSON
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, DataSourceRef, VariableHide
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from meridian_infra import slo
+from meridian_infra.observability import slo
 from meridian_infra.spec import load_environment
 from meridian_infra.spec.models import App, EnvironmentSpec
 
@@ -237,7 +237,8 @@ def build(app_name: str, app: App) -> dict[str, Any]:
         gd.Dashboard(f"{app_name}: gRPC service")
         .uid(f"meridian-{app_name}")
         .description(
-            f"SLOs, traffic, latency, builds and logs of {app_name}. Generated: meridian_infra.dashboards."
+            f"SLOs, traffic, latency, builds and logs of {app_name}. "
+            "Generated: meridian_infra.observability.dashboards."
         )
         .tags(["meridian", "slo", app_name])
         .editable()
@@ -296,7 +297,7 @@ def render_all(environments_dir: Path) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m meridian_infra.dashboards", description=__doc__.splitlines()[0]
+        prog="python -m meridian_infra.observability.dashboards", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository (default: here)")
     parser.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 if stale")

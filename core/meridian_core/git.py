@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from meridian.errors import InputError, RefusedError
+from meridian_core.errors import InputError, RefusedError
 
 ZERO_SHA = "0" * 40
 

@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from meridian.errors import MeridianError
+from meridian_core.errors import MeridianError
+from meridian_core.layout import Repo
+from meridian_core.snapshot import Snapshot
+
 from meridian.images import registry, signing
-from meridian.images.config import IMAGES_FILE, PUBLIC_KEY_EXAMPLE, PUBLIC_KEY_VARIABLE, read_config
-from meridian.paths import Repo
+from meridian.promote.images_file import IMAGES_FILE, PUBLIC_KEY_EXAMPLE, PUBLIC_KEY_VARIABLE, read_config
 from meridian.promote.rules import Denial
-from meridian.promote.snapshot import Snapshot
 from meridian.promote.versions import Pin
 
 IN_REGISTRY = ("MER-IMAGE-001", "image in the registry")

@@ -1,4 +1,4 @@
-"""What Vault holds for the platform, declared object by object (see vault_objects for the resources).
+"""What Vault holds for the platform, declared object by object (see objects.py for the resources).
 
 - `secret/`: KV version 2, where teams keep each app's static secrets under `apps/<app>/`.
 - `kubernetes/`: the Kubernetes auth method, and per app a role `<app>` that only the service account
@@ -21,8 +21,7 @@ from dataclasses import dataclass
 import pulumi
 
 from meridian_infra.spec.models import EnvironmentSpec
-from meridian_infra.vault import VaultRelease
-from meridian_infra.vault_objects import (
+from meridian_infra.vault.objects import (
     AuthMount,
     DatabaseConnection,
     DatabaseRole,
@@ -31,8 +30,9 @@ from meridian_infra.vault_objects import (
     Policy,
     SecretsMount,
 )
-from meridian_infra.vault_policies import AUTH_MOUNT, DATABASE_MOUNT, KV_MOUNT, app_policy
-from meridian_infra.vault_settings import VaultConnection, VaultSettingsError
+from meridian_infra.vault.policies import AUTH_MOUNT, DATABASE_MOUNT, KV_MOUNT, app_policy
+from meridian_infra.vault.release import VaultRelease
+from meridian_infra.vault.settings import VaultConnection, VaultSettingsError
 
 DATABASE_PLUGIN = "postgresql-database-plugin"
 DATABASE_PORT = 5432

@@ -14,9 +14,10 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 
-from meridian_infra import admission, dashboards, sizing, slo
+from meridian_infra import admission, sizing
 from meridian_infra.helm import Charts
 from meridian_infra.objects import TEAM_LABEL, Manifest, declare, manifest
+from meridian_infra.observability import dashboards, slo
 from meridian_infra.spec.models import EnvironmentSpec, LokiMode
 
 NAMESPACE = "monitoring"

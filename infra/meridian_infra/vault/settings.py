@@ -21,7 +21,7 @@ from typing import Any
 
 import pulumi
 
-from meridian_infra.vault import SERVICE_ADDRESS
+from meridian_infra.vault.release import SERVICE_ADDRESS
 
 # What Vault calls to review service-account tokens when it runs inside the cluster; there it also
 # finds its own CA certificate and reviewer token in its pod, so nothing else needs setting.

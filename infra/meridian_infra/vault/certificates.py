@@ -22,8 +22,8 @@ SERVER_TLS_DIR = f"/vault/userconfig/{SERVER_SECRET}"
 AGENT_TLS_DIR = "/vault/tls"
 
 TLS_EXEMPTION = (
-    "expires=2027-06-30; reason=issued at deploy time by the stack's own CA (vault_tls.py) and kept in its "
-    "encrypted state; the render holds a placeholder, never a key"
+    "expires=2027-06-30; reason=issued at deploy time by the stack's own CA (vault/certificates.py) and "
+    "kept in its encrypted state; the render holds a placeholder, never a key"
 )
 
 

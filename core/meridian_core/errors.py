@@ -1,6 +1,6 @@
 """Errors meant for people: each carries the exit code the CLI ends with and a hint on what to do."""
 
-from meridian.exitcodes import ExitCode
+from meridian_core.exitcodes import ExitCode
 
 
 class MeridianError(Exception):
