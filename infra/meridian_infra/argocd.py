@@ -221,7 +221,7 @@ class ArgoCD(pulumi.ComponentResource):
             "argocd-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
         # Marked secret here as well as by the provider, so no code path can leak it in plain text.
-        self.admin_password = pulumi.Output.secret(password.result)
+        self.admin_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
         release = charts.release(
             "argo-cd",
             helm_values(spec, pulumi.Output.secret(password.bcrypt_hash)),

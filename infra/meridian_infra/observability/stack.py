@@ -471,7 +471,7 @@ class Observability(pulumi.ComponentResource):
         password = random.RandomPassword(
             "grafana-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
-        self.grafana_admin_password = pulumi.Output.secret(password.result)
+        self.grafana_admin_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
         stack = charts.release(
             "kube-prometheus-stack",
             prometheus_stack_values(spec, self.grafana_admin_password, receiver_urls),

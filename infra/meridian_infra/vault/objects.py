@@ -168,7 +168,7 @@ class _MountProvider(VaultObjectProvider):
     """A secrets engine (sys/mounts) or auth method (sys/auth) at a path."""
 
     identity = ("path", "type")
-    settings = ("description",)
+    settings: ClassVar[tuple[str, ...]] = ("description",)
     deletes_before_replace = True
     section: ClassVar[str] = ""
 
