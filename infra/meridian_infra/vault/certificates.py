@@ -17,9 +17,8 @@ from meridian_infra.tls import StackCertificates
 
 SERVER_SECRET = "vault-server-tls"  # noqa: S105 - names, not secrets
 CA_SECRET = "vault-ca"  # noqa: S105 - in each app namespace: ca.crt only
-# Where the chart mounts the server Secret (server.volumes) and the injector mounts CA_SECRET.
+# Where the chart mounts the server Secret (server.volumes).
 SERVER_TLS_DIR = f"/vault/userconfig/{SERVER_SECRET}"
-AGENT_TLS_DIR = "/vault/tls"
 
 TLS_EXEMPTION = (
     "expires=2027-06-30; reason=issued at deploy time by the stack's own CA (vault/certificates.py) and "
