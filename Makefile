@@ -52,7 +52,7 @@ lint: tools-lint ## ruff, formatting, the import contract, shell scripts and wor
 	git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck
 	actionlint
 
-typecheck: tools-typecheck ## mypy, strict on the CLI package and the inventory service
+typecheck: tools-typecheck ## mypy, strict on the CLI, the platform program, the shared basics and the inventory service
 	$(RUN) mypy
 	cd apps/inventory && ../../$(UV) run --frozen --quiet mypy
 

@@ -34,6 +34,9 @@ import httpx
 from meridian_core.layout import Repo, find_repo
 from meridian_infra import namespaces as ns
 from meridian_infra import policy_webhook as pw
+from meridian_infra import sizing
+from meridian_infra.objects import restricted_container
+from meridian_infra.spec.models import ContainerSize
 
 from meridian.cluster.api import ApiError, KubeApi
 from meridian.cluster.components import server_url
@@ -45,6 +48,7 @@ NAMESPACE = "orders"
 CONFIGURATIONS = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
 CONFIGURATION_PATH = f"{CONFIGURATIONS}/{pw.CONFIGURATION}"
 DIGEST = "sha256:8ca97f9c6fa42baa02b99b75f200df1770b84e2d8733660662e14c0f1f50c639"
+SIZE = ContainerSize(cpu_request="50m", memory_request="64Mi", cpu_limit="250m", memory_limit="128Mi")
 
 
 def deployment(name: str, image: str) -> dict[str, Any]:
@@ -54,17 +58,8 @@ def deployment(name: str, image: str) -> dict[str, Any]:
         "image": image,
         "readinessProbe": {"grpc": {"port": 8080}},
         "livenessProbe": {"grpc": {"port": 8080}},
-        "resources": {
-            "requests": {"cpu": "50m", "memory": "64Mi"},
-            "limits": {"cpu": "250m", "memory": "128Mi"},
-        },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "resources": sizing.resources(SIZE),
+        "securityContext": restricted_container(),
     }
     return {
         "apiVersion": "apps/v1",

@@ -30,3 +30,12 @@ def write_all(path: Path, documents: Iterable[Any]) -> None:
 
 def load_all(text: str) -> list[Any]:
     return [doc for doc in _yaml().load_all(text) if doc is not None]
+
+
+def plain(node: Any) -> Any:
+    """ruamel's round-trip types (CommentedMap, CommentedSeq) as plain dicts and lists."""
+    if isinstance(node, dict):
+        return {str(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    return node

@@ -17,6 +17,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from meridian_core.errors import InputError
+from meridian_core.yamlio import plain
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,18 +55,10 @@ def load_yaml_model(model: type[M], text: str, where: str) -> M:
     if not isinstance(document, CommentedMap):
         raise YamlModelError(where, [Problem("", None, "must be a mapping of settings")])
     try:
-        return model.model_validate(_plain(document))
+        # Plain dicts and lists, so validators see ordinary values.
+        return model.model_validate(plain(document))
     except ValidationError as exc:
         raise YamlModelError(where, [_explain(model, error, document) for error in exc.errors()]) from None
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's commented types as plain dicts and lists, so validators see ordinary values."""
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
 
 
 def _explain(model: type[BaseModel], error: ErrorDetails, document: CommentedMap) -> Problem:

@@ -11,11 +11,11 @@ import urllib.parse
 from typing import Any
 
 import pulumi
-import pulumi_random as random
 
 from meridian_infra import sizing
 from meridian_infra.helm import Charts
 from meridian_infra.objects import ENVIRONMENT_LABEL, Manifest, declare, manifest
+from meridian_infra.passwords import generated_password
 from meridian_infra.spec.models import EnvironmentSpec
 
 NAMESPACE = "argocd"
@@ -131,14 +131,18 @@ def helm_values(spec: EnvironmentSpec, admin_password_bcrypt: pulumi.Input[str])
     return values
 
 
+def _environment_object(spec: EnvironmentSpec, kind: str, name: str, body: dict[str, Any]) -> Manifest:
+    """An Argo CD object of one environment, in Argo CD's namespace, labelled with the environment."""
+    labels = {ENVIRONMENT_LABEL: spec.name}
+    return manifest("argoproj.io/v1alpha1", kind, name, NAMESPACE, labels=labels, spec=body)
+
+
 def app_project(spec: EnvironmentSpec) -> Manifest:
-    return manifest(
-        "argoproj.io/v1alpha1",
+    return _environment_object(
+        spec,
         "AppProject",
         project_name(spec.name),
-        NAMESPACE,
-        labels={ENVIRONMENT_LABEL: spec.name},
-        spec={
+        {
             "description": f"Apps of the {spec.name} environment, synced from {apps_path(spec.name)}",
             "sourceRepos": [repo_url(spec)],
             "destinations": [{"server": IN_CLUSTER, "namespace": app} for app in spec.apps],
@@ -165,13 +169,11 @@ def sync_policy(spec: EnvironmentSpec) -> dict[str, Any]:
 
 
 def application_set(spec: EnvironmentSpec) -> Manifest:
-    return manifest(
-        "argoproj.io/v1alpha1",
+    return _environment_object(
+        spec,
         "ApplicationSet",
         application_set_name(spec.name),
-        NAMESPACE,
-        labels={ENVIRONMENT_LABEL: spec.name},
-        spec={
+        {
             "goTemplate": True,
             "goTemplateOptions": ["missingkey=error"],
             "generators": [
@@ -217,14 +219,11 @@ class ArgoCD(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions,
     ) -> None:
         super().__init__("meridian:platform:ArgoCD", "argocd", None, opts)
-        password = random.RandomPassword(
-            "argocd-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
-        # Marked secret here as well as by the provider, so no code path can leak it in plain text.
-        self.admin_password = pulumi.Output.secret(password.result)
+        password = generated_password("argocd-admin-password", parent=self)
+        self.admin_password = password.value
         release = charts.release(
             "argo-cd",
-            helm_values(spec, pulumi.Output.secret(password.bcrypt_hash)),
+            helm_values(spec, password.bcrypt_hash),
             parent=self,
             depends_on=[namespace],
         )

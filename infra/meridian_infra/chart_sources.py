@@ -18,7 +18,6 @@ lets an optional chart be skipped (an air-gapped laptop), since nobody asked for
 from __future__ import annotations
 
 import io
-import ipaddress
 import os
 import tarfile
 import urllib.error
@@ -29,6 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from meridian_core.loopback import is_loopback
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -177,18 +177,28 @@ def _yaml() -> YAML:
     return YAML(typ="safe", pure=True)
 
 
+def _fetch(request: urllib.request.Request) -> bytes:
+    """The response's body; ChartUnreachable when nothing answers. An HTTP error status is raised as
+    urllib's HTTPError: what it means depends on the kind of source."""
+    try:
+        with urllib.request.urlopen(request, timeout=_PROBE_TIMEOUT_S) as response:  # noqa: S310 - http(s) only
+            body: bytes = response.read()
+            return body
+    except urllib.error.HTTPError:
+        raise
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ChartUnreachable(f"{request.full_url} did not answer: {reason}") from None
+
+
 def _check_repository(source: ChartSource) -> None:
     url = source.location.rstrip("/") + "/index.yaml"
     try:
-        with urllib.request.urlopen(url, timeout=_PROBE_TIMEOUT_S) as response:  # noqa: S310 - http(s) only
-            body = response.read()
+        body = _fetch(urllib.request.Request(url))  # noqa: S310 - http(s) only
     except urllib.error.HTTPError as exc:
         raise ChartSourceError(
             f"{source.setting}: {url} answered HTTP {exc.code}: {source.location} is not a Helm repository"
         ) from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ChartUnreachable(f"{url} did not answer: {reason}") from None
     try:
         index = _yaml().load(body) or {}
     except YAMLError as exc:
@@ -207,13 +217,7 @@ def _check_repository(source: ChartSource) -> None:
 
 def plain_http(location: str) -> bool:
     """Whether an OCI registry is spoken to in plain HTTP: only on a loopback address."""
-    host = urllib.parse.urlparse(location).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(urllib.parse.urlparse(location).hostname or "")
 
 
 def oci_tag(version: str) -> str:
@@ -232,8 +236,7 @@ def _check_oci(source: ChartSource) -> None:
     url = f"{scheme}://{parsed.netloc}/v2/{repository}/manifests/{oci_tag(source.pin.version)}"
     request = urllib.request.Request(url, method="HEAD", headers={"Accept": _OCI_MANIFESTS})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=_PROBE_TIMEOUT_S):  # noqa: S310 - http(s) only
-            return
+        _fetch(request)
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
             return  # the registry wants credentials: Helm's own registry login answers at install time
@@ -245,6 +248,3 @@ def _check_oci(source: ChartSource) -> None:
         raise ChartSourceError(
             f"{source.setting}: {url} answered HTTP {exc.code}: {source.location} is not an OCI registry"
         ) from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ChartUnreachable(f"{url} did not answer: {reason}") from None

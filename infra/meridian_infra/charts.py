@@ -15,34 +15,31 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ChartPin:
-    name: str  # the key used in the spec and in messages
-    chart: str
+    name: str  # the key used in the spec and in messages, and the release's name
     version: str
     repository: str
     namespace: str
     required_by_default: bool = False
 
+    @property
+    def chart(self) -> str:
+        """The chart's name in its repository: every chart here is released under it."""
+        return self.name
+
 
 CHARTS: dict[str, ChartPin] = {
     pin.name: pin
     for pin in (
+        ChartPin("tigera-operator", "v3.30.3", "https://docs.tigera.io/calico/charts", "tigera-operator"),
+        ChartPin("argo-cd", "9.5.4", "https://argoproj.github.io/argo-helm", "argocd"),
+        ChartPin("vault", "0.34.1", "https://helm.releases.hashicorp.com", "vault"),
         ChartPin(
-            "tigera-operator",
-            "tigera-operator",
-            "v3.30.3",
-            "https://docs.tigera.io/calico/charts",
-            "tigera-operator",
-        ),
-        ChartPin("argo-cd", "argo-cd", "9.5.4", "https://argoproj.github.io/argo-helm", "argocd"),
-        ChartPin("vault", "vault", "0.34.1", "https://helm.releases.hashicorp.com", "vault"),
-        ChartPin(
-            "kube-prometheus-stack",
             "kube-prometheus-stack",
             "87.0.0",
             "https://prometheus-community.github.io/helm-charts",
             "monitoring",
         ),
-        ChartPin("loki", "loki", "6.52.0", "https://grafana.github.io/helm-charts", "monitoring"),
-        ChartPin("alloy", "alloy", "1.11.1", "https://grafana.github.io/helm-charts", "monitoring"),
+        ChartPin("loki", "6.52.0", "https://grafana.github.io/helm-charts", "monitoring"),
+        ChartPin("alloy", "1.11.1", "https://grafana.github.io/helm-charts", "monitoring"),
     )
 }

@@ -7,6 +7,7 @@ creates and what `meridian render` writes are the same documents.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -19,7 +20,7 @@ TIER_LABEL = "meridian.dev/tier"
 TEAM_LABEL = "meridian.dev/team"
 ENVIRONMENT_LABEL = "meridian.dev/environment"
 
-_TYPED: dict[tuple[str, str], Any] = {
+_TYPED: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
     ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
     ("v1", "LimitRange"): k8s.core.v1.LimitRange,
@@ -56,6 +57,19 @@ def manifest(
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
 
 
+def restricted_container(uid: int | None = None) -> dict[str, Any]:
+    """A container `securityContext` at the Pod Security Standards' restricted level, read-only root
+    filesystem included; `uid` names the user and group where the image's own are not numeric."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        **({"runAsUser": uid, "runAsGroup": uid} if uid is not None else {}),
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def resource_name(obj: Manifest) -> str:
     """A logical name unique per kind: `namespace/name`, or `name` for cluster-scoped objects."""
     metadata = obj["metadata"]
@@ -68,7 +82,7 @@ def declare(obj: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResourc
     name = resource_name(obj)
     typed = _TYPED.get((obj["apiVersion"], obj["kind"]))
     if typed is not None:
-        return typed(name, opts=opts, **body)  # type: ignore[no-any-return]
+        return typed(name, opts=opts, **body)
     return k8s.apiextensions.CustomResource(
         name, api_version=obj["apiVersion"], kind=obj["kind"], opts=opts, **body
     )

@@ -3,6 +3,14 @@
 `meridian render ENV --platform` and the unit tests both use this, so the objects the policy gate
 checks are exactly the ones the program hands to the engine. Values that only exist at deploy time
 (generated passwords, a kind cluster's kubeconfig) are recorded as placeholders.
+
+Only Pulumi's public mock API is used: `pulumi.runtime.set_mocks` with `Mocks` (whose `new_resource`
+gets each resource's `MockResourceArgs`), given the SDK's `MockMonitor` through set_mocks' `monitor`
+parameter so that `MockMonitor.get_registered_resources()` can be read after the run. That is what
+the recorder needs beyond `MockResourceArgs`: the URN, whose type chain names the component that
+declared a resource (MockResourceArgs carries no parent). `pulumi.runtime.reset_options()` starts
+each run with a fresh root stack, and `pulumi.runtime.rpc`'s `is_rpc_secret`/`unwrap_rpc_secret`
+read the secret marker the mocks receive inputs in.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 from meridian_infra.cluster import ClusterAccess
@@ -27,7 +35,6 @@ FROM_STACK = "<from the stack's encrypted config>"
 OFFLINE_KUBECONFIG = "<kubeconfig of the target cluster>"
 KUBERNETES_PREFIX = "kubernetes:"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-PROVIDER_PREFIX = "pulumi:providers:"
 
 # Outputs that the real providers compute; the program may read them, so mocks must supply them.
 _COMPUTED: dict[str, dict[str, Any]] = {
@@ -47,12 +54,30 @@ _COMPUTED: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class Declared:
-    """One resource the program registered."""
+    """One resource the program registered: its URN, and its inputs as plain data."""
 
     urn: str
-    type: str
-    name: str
     inputs: dict[str, Any]
+    # Inputs the engine receives as secrets (under mocks they only ever hold placeholders).
+    secret_inputs: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, registration: MockMonitor.ResourceRegistration) -> Declared:
+        state = dict(registration.state)
+        return cls(
+            urn=registration.urn,
+            inputs=_plain(state),
+            secret_inputs=frozenset(key for key, value in state.items() if rpc.is_rpc_secret(value)),
+        )
+
+    @property
+    def type(self) -> str:
+        """The resource's type token: the last of the URN's type chain (`stack$component$type`)."""
+        return self.urn.split("::")[2].rsplit("$", 1)[-1]
+
+    @property
+    def name(self) -> str:
+        return self.urn.split("::", 3)[3]
 
     @property
     def component(self) -> str:
@@ -92,28 +117,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state = {**args.inputs, **_COMPUTED.get(args.typ, {})}
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
-
-
-class _RecordingMonitor(MockMonitor):
-    def __init__(self, mocks: RecordingMocks, recording: Recording) -> None:
-        super().__init__(mocks)
-        self.recording = recording
-
-    def RegisterResource(self, request: Any) -> Any:  # the gRPC method name
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack" and response.urn in self.resources:
-            registration = self.resources[response.urn]
-            self.recording.declared.append(
-                Declared(
-                    urn=response.urn,
-                    type=request.type,
-                    name=request.name,
-                    inputs=_plain(dict(registration.state)),
-                )
-            )
-        return response
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
 
 def _ensure_event_loop() -> None:
@@ -127,22 +132,22 @@ def _ensure_event_loop() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
 
 
-def run_with_mocks(
-    program: Callable[[], Any], mocks: pulumi.runtime.Mocks, monitor: Any, *, stack: str
-) -> None:
-    """Run `program` once under `mocks`, registering with `monitor`; may run many times per process."""
+def run_with_mocks(program: Callable[[], object], mocks: pulumi.runtime.Mocks, *, stack: str) -> MockMonitor:
+    """Run `program` once under `mocks`; may run many times per process. The monitor it returns
+    holds every resource the program registered (`get_registered_resources()`), in that order."""
     _ensure_event_loop()
-    pulumi_settings.ROOT.set(None)  # a fresh root stack per run, so several stacks can run in one process
+    pulumi.runtime.reset_options(project="meridian", stack=stack)  # a fresh root stack per run
+    monitor = MockMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="meridian", stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.test(program)()
+    return monitor
 
 
-def run_offline(program: Callable[[], Any], *, stack: str) -> Recording:
+def run_offline(program: Callable[[], object], *, stack: str) -> Recording:
     """Run `program` under recording mocks and return every resource it registered."""
-    recording = Recording()
-    run_with_mocks(program, RecordingMocks(), _RecordingMonitor(RecordingMocks(), recording), stack=stack)
-    recording.declared.sort(key=lambda d: d.urn)
-    return recording
+    monitor = run_with_mocks(program, RecordingMocks(), stack=stack)
+    registered = monitor.get_registered_resources().values()
+    return Recording(sorted((Declared.of(r) for r in registered), key=lambda d: d.urn))
 
 
 def record_platform(spec: EnvironmentSpec, access: ClusterAccess | None = None) -> tuple[Platform, Recording]:
@@ -161,10 +166,6 @@ def record_platform(spec: EnvironmentSpec, access: ClusterAccess | None = None) 
     return holder["platform"], recording
 
 
-# How the Pulumi wire format wraps a secret value.
-_SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
-
-
 def offline_secrets(spec: EnvironmentSpec) -> StackSecrets:
     """Placeholders for every stack secret the spec asks for, so offline runs declare what `up` would."""
     admins = {app: DatabaseAdmin(FROM_STACK, FROM_STACK) for app in spec.apps}
@@ -177,12 +178,12 @@ def offline_secrets(spec: EnvironmentSpec) -> StackSecrets:
 
 
 def _plain(value: Any) -> Any:
-    """Inputs as plain data: secrets unwrapped (under mocks they only ever hold placeholders) and
-    numbers that were integers made integers again (mocks hand them back as floats)."""
+    """Inputs as plain data: secrets unwrapped and numbers that were integers made integers again
+    (mocks hand them back as floats)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, dict) and value.get(_SECRET_SIG[0]) == _SECRET_SIG[1]:
-        return _plain(value.get("value"))
+    if rpc.is_rpc_secret(value):
+        return _plain(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -40,13 +40,13 @@ import pulumi
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from meridian_infra import admission
+from meridian_infra import admission, sizing
 from meridian_infra import namespaces as ns
 from meridian_infra.charts import CHARTS
 from meridian_infra.cluster import ClusterConnection
 from meridian_infra.network_policies import ADMISSION_NAMESPACE, APP_NAME_LABEL
-from meridian_infra.objects import TIER_LABEL, Manifest, declare, manifest
-from meridian_infra.spec.models import ClusterType, EnvironmentSpec
+from meridian_infra.objects import TIER_LABEL, Manifest, declare, manifest, restricted_container
+from meridian_infra.spec.models import ClusterType, ContainerSize, EnvironmentSpec
 from meridian_infra.tls import StackCertificates
 
 NAMESPACE = ADMISSION_NAMESPACE
@@ -63,6 +63,7 @@ OPA_VERSION = "1.21.1"
 IMAGE = f"openpolicyagent/opa:{OPA_VERSION}-static"
 LABELS = {APP_NAME_LABEL: "opa"}
 UID = 10001
+SIZE = ContainerSize(cpu_request="50m", memory_request="96Mi", cpu_limit="500m", memory_limit="256Mi")
 
 # What the gate's rules judge, by API group (the kinds of policies/rego/rules). Secrets and
 # ConfigMaps are not sent: the one rule about Secrets is CI's (catalog.ci_only), and Helm, the
@@ -318,19 +319,8 @@ def deployment(spec: EnvironmentSpec, files: dict[str, str], data: dict[str, Any
         "ports": [{"name": "https", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
         "readinessProbe": probe,
         "livenessProbe": {**probe, "initialDelaySeconds": 10},
-        "resources": {
-            "requests": {"cpu": "50m", "memory": "96Mi"},
-            "limits": {"cpu": "500m", "memory": "256Mi"},
-        },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "resources": sizing.resources(SIZE),
+        "securityContext": restricted_container(UID),
         "volumeMounts": [
             {"name": "bundle", "mountPath": str(MOUNT), "readOnly": True},
             {"name": "tls", "mountPath": str(TLS_MOUNT), "readOnly": True},

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
-import pulumi_random as random
 
 from meridian_infra.argocd import ArgoCD
 from meridian_infra.cluster import ClusterAccess, ClusterConnection
@@ -20,6 +19,7 @@ from meridian_infra.helm import Charts
 from meridian_infra.namespaces import Namespaces
 from meridian_infra.network import Network
 from meridian_infra.observability.stack import AppObservability, Observability
+from meridian_infra.passwords import generated_password
 from meridian_infra.policy_webhook import PolicyWebhook
 from meridian_infra.spec.models import EnvironmentSpec
 from meridian_infra.vault.configuration import declare_vault_configuration
@@ -69,13 +69,12 @@ def declare_platform(
     charts = Charts(spec, cluster.provider, probe=probe_charts)
     Network(spec, charts, cluster.provider, namespaces.namespaces["tigera-operator"], on_cluster)
     argocd = ArgoCD(spec, charts, cluster.provider, namespaces.namespaces["argocd"], on_cluster)
-    dev_root_token = random.RandomPassword("vault-dev-root-token", length=32, special=False)
     vault = VaultRelease(
         spec,
         charts,
         namespaces.namespaces["vault"],
         seal_settings=secrets.vault_seal,
-        dev_root_token=pulumi.Output.secret(dev_root_token.result),
+        dev_root_token=generated_password("vault-dev-root-token", length=32).value,
         app_namespaces={app: namespaces.namespaces[app] for app in spec.apps},
         opts=on_cluster,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pulumi
 
@@ -39,6 +40,15 @@ def local_kubeconfig(root: Path) -> Path:
     return (Path(override) if override else root / ".meridian" / "cluster") / "kubeconfig"
 
 
+def _entry(secret_object: pulumi.Output[Any], key: str) -> pulumi.Output[str]:
+    """One entry of a secret config object, `""` when it has none; the Output stays secret."""
+
+    def pick(found: dict[str, str] | None) -> str:
+        return (found or {}).get(key, "")
+
+    return secret_object.apply(pick)
+
+
 def run(root: Path | None = None) -> None:
     root = root or project_root()
     config = pulumi.Config("meridian")
@@ -64,10 +74,7 @@ def run(root: Path | None = None) -> None:
             {}
             if receivers is None
             else {
-                route.receiver: receivers.apply(
-                    lambda found, name=route.receiver: (found or {}).get(name, "")
-                )
-                for route in spec.observability.alert_routes
+                route.receiver: _entry(receivers, route.receiver) for route in spec.observability.alert_routes
             }
         )
         # meridian:lokiObjectStorage is a secret object {endpoint, region, accessKeyId, secretAccessKey}.

@@ -20,7 +20,6 @@ from meridian_infra.offline import (
 from meridian_infra.program import declare_platform
 from meridian_infra.spec import load_environment
 from meridian_infra.stack import run
-from pulumi.runtime.mocks import MockMonitor
 
 ENVS = ["dev", "staging", "prod"]
 
@@ -201,7 +200,7 @@ def test_a_malformed_spec_stops_the_program_before_any_resource(tmp_path, repo_r
     (tmp_path / "environments" / "dev" / "platform.yaml").write_text(text)
     mocks = _CountingMocks()
     with pytest.raises(SystemExit) as exited:
-        run_with_mocks(lambda: run(tmp_path), mocks, MockMonitor(mocks), stack="dev")
+        run_with_mocks(lambda: run(tmp_path), mocks, stack="dev")
     assert exited.value.code == 1
     assert mocks.created == []  # the spec is checked before anything is declared
     # The same counting sees the program's resources when the spec is sound: the empty list above
@@ -213,7 +212,7 @@ def test_a_malformed_spec_stops_the_program_before_any_resource(tmp_path, repo_r
     def declare() -> None:
         declare_platform(spec, access, probe_charts=False, secrets=offline_secrets(spec))
 
-    run_with_mocks(declare, good, MockMonitor(good), stack="dev")
+    run_with_mocks(declare, good, stack="dev")
     assert any(name.startswith("kubernetes:core/v1:Namespace::") for name in good.created)
 
 

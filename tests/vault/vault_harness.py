@@ -33,13 +33,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from meridian_infra.offline import run_with_mocks
+from meridian_infra.offline import Declared, run_with_mocks
 from meridian_infra.vault.configuration import DatabaseTarget
 from meridian_infra.vault.objects import VaultObjectProvider
 from meridian_infra.vault.settings import DatabaseAdmin
 from psycopg import sql
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 from support.ports import free_port
 from support.postgres import PostgresServer
 
@@ -173,33 +172,41 @@ class _Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         return f"{args.name}-id", dict(args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
 
-class _RegistrationMonitor(MockMonitor):
-    """Keeps each Vault resource's inputs and options in the order the program registered them."""
+def register(program: Callable[[], Any]) -> list[Registered]:
+    """Each Vault resource's inputs and options, in the order the program registered them."""
+    options: dict[tuple[str, str], pulumi.ResourceOptions] = {}
 
-    def __init__(self) -> None:
-        super().__init__(_Mocks())
-        self.registered: list[Registered] = []
+    def note_options(args: pulumi.ResourceTransformationArgs) -> None:
+        # The options as the resource hands them to the engine (the mocks see inputs only).
+        options[(args.type_, args.name)] = args.opts
 
-    def RegisterResource(self, request: Any) -> Any:  # the gRPC method name
-        response = super().RegisterResource(request)
-        if request.type.startswith(VAULT_TYPE_PREFIX):
-            raw = dict(self.resources[response.urn].state)
-            self.registered.append(
-                Registered(
-                    urn=response.urn,
-                    type=request.type,
-                    name=request.name,
-                    inputs=_unwrap(raw),
-                    retain_on_delete=bool(request.retainOnDelete),
-                    secret_inputs=frozenset(k for k, v in raw.items() if rpc.is_rpc_secret(v)),
-                    secret_outputs=frozenset(request.additionalSecretOutputs),
-                )
+    def noted() -> Any:
+        pulumi.runtime.register_stack_transformation(note_options)
+        return program()
+
+    monitor = run_with_mocks(noted, _Mocks(), stack="vault-test")
+    registered = []
+    for registration in monitor.get_registered_resources().values():
+        declared = Declared.of(registration)
+        if not declared.type.startswith(VAULT_TYPE_PREFIX):
+            continue
+        opts = options[(declared.type, declared.name)]
+        registered.append(
+            Registered(
+                urn=declared.urn,
+                type=declared.type,
+                name=declared.name,
+                inputs=_unwrap(dict(registration.state)),
+                retain_on_delete=bool(opts.retain_on_delete),
+                secret_inputs=declared.secret_inputs,
+                secret_outputs=frozenset(opts.additional_secret_outputs or ()),
             )
-        return response
+        )
+    return registered
 
 
 def _unwrap(value: Any) -> Any:
@@ -210,12 +217,6 @@ def _unwrap(value: Any) -> Any:
     if isinstance(value, list):
         return [_unwrap(v) for v in value]
     return value
-
-
-def register(program: Callable[[], Any]) -> list[Registered]:
-    monitor = _RegistrationMonitor()
-    run_with_mocks(program, _Mocks(), monitor, stack="vault-test")
-    return monitor.registered
 
 
 def provider_of(inputs: dict[str, Any]) -> VaultObjectProvider:

@@ -71,7 +71,7 @@ moddir() { (cd "$1" && go mod download -json "$2" | python3 -c 'import json,sys;
 
 # ---------------------------------------------------------------- engine ----
 ENG="$HERE/engine"
-PULUMI_V="$(modver "$ENG" github.com/pulumi/pulumi/pkg/v3)"   # e.g. v3.274.1
+PULUMI_V="$(modver "$ENG" github.com/pulumi/pulumi/pkg/v3)"   # e.g. v3.260.0
 SDK_V="$(modver "$ENG" github.com/pulumi/pulumi/sdk/v3)"
 
 if wanted pulumi; then

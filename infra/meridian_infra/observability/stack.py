@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-import pulumi_random as random
 
 from meridian_infra import admission, sizing
 from meridian_infra.helm import Charts
-from meridian_infra.objects import TEAM_LABEL, Manifest, declare, manifest
+from meridian_infra.objects import TEAM_LABEL, Manifest, declare, manifest, restricted_container
 from meridian_infra.observability import dashboards, slo
+from meridian_infra.passwords import generated_password
 from meridian_infra.spec.models import EnvironmentSpec, LokiMode
 
 NAMESPACE = "monitoring"
@@ -402,15 +402,6 @@ otelcol.exporter.loki "apps" {{
 # root filesystem can stay read-only.
 ALLOY_UID = 473
 ALLOY_STORAGE = "/var/lib/alloy/data"
-ALLOY_SECURITY = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "runAsUser": ALLOY_UID,
-    "runAsGroup": ALLOY_UID,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
 
 
 def alloy_replicas(spec: EnvironmentSpec) -> int:
@@ -433,7 +424,7 @@ def alloy_values(spec: EnvironmentSpec) -> dict[str, Any]:
         "configReloader": {"resources": sizing.resources(sizing.SIDECAR)},
         "alloy": {
             "resources": sizing.resources(sizing.SERVICE),
-            "securityContext": ALLOY_SECURITY,
+            "securityContext": restricted_container(ALLOY_UID),
             "storagePath": ALLOY_STORAGE,
             "livenessProbe": {"httpGet": {"path": "/-/healthy", "port": 12345}, "initialDelaySeconds": 10},
             "mounts": {"extra": [{"name": "storage", "mountPath": ALLOY_STORAGE}]},
@@ -468,10 +459,7 @@ class Observability(pulumi.ComponentResource):
         loki_storage: Mapping[str, pulumi.Input[str]] | None = None,
     ) -> None:
         super().__init__("meridian:platform:Observability", "observability", None, opts)
-        password = random.RandomPassword(
-            "grafana-admin-password", length=24, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
-        self.grafana_admin_password = pulumi.Output.secret(password.result)
+        self.grafana_admin_password = generated_password("grafana-admin-password", parent=self).value
         stack = charts.release(
             "kube-prometheus-stack",
             prometheus_stack_values(spec, self.grafana_admin_password, receiver_urls),

@@ -17,9 +17,8 @@ from meridian_infra.tls import StackCertificates
 
 SERVER_SECRET = "vault-server-tls"  # noqa: S105 - names, not secrets
 CA_SECRET = "vault-ca"  # noqa: S105 - in each app namespace: ca.crt only
-# Where the chart mounts the server Secret (server.volumes) and the injector mounts CA_SECRET.
+# Where the chart mounts the server Secret (server.volumes).
 SERVER_TLS_DIR = f"/vault/userconfig/{SERVER_SECRET}"
-AGENT_TLS_DIR = "/vault/tls"
 
 TLS_EXEMPTION = (
     "expires=2027-06-30; reason=issued at deploy time by the stack's own CA (vault/certificates.py) and "
@@ -45,30 +44,17 @@ class VaultCertificates(StackCertificates, module="tls", name="VaultCertificates
         super().__init__(name, "vault.meridian", names, opts)
 
 
+def _issued_secret(name: str, namespace: str, type_: str, data: dict[str, pulumi.Output[str]]) -> Manifest:
+    """A Secret holding what the stack's CA issued, exempt from the secret rule as TLS_EXEMPTION says."""
+    exemption = {"exemption.meridian.dev/MER-SEC-001": TLS_EXEMPTION}
+    return manifest("v1", "Secret", name, namespace, annotations=exemption, type=type_, string_data=data)
+
+
 def server_secret(namespace: str, certs: VaultCertificates) -> Manifest:
-    return manifest(
-        "v1",
-        "Secret",
-        SERVER_SECRET,
-        namespace,
-        annotations={"exemption.meridian.dev/MER-SEC-001": TLS_EXEMPTION},
-        type="kubernetes.io/tls",
-        string_data={
-            "tls.crt": certs.tls_server_cert,
-            "tls.key": certs.tls_server_key,
-            "ca.crt": certs.tls_ca_cert,
-        },
-    )
+    keys = {"tls.crt": certs.tls_server_cert, "tls.key": certs.tls_server_key, "ca.crt": certs.tls_ca_cert}
+    return _issued_secret(SERVER_SECRET, namespace, "kubernetes.io/tls", keys)
 
 
 def ca_secret(namespace: str, certs: VaultCertificates) -> Manifest:
     """What an app's Vault Agent trusts; the CA certificate is public, the Secret is the injector's way in."""
-    return manifest(
-        "v1",
-        "Secret",
-        CA_SECRET,
-        namespace,
-        annotations={"exemption.meridian.dev/MER-SEC-001": TLS_EXEMPTION},
-        type="Opaque",
-        string_data={"ca.crt": certs.tls_ca_cert},
-    )
+    return _issued_secret(CA_SECRET, namespace, "Opaque", {"ca.crt": certs.tls_ca_cert})

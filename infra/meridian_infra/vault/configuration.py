@@ -29,6 +29,7 @@ from meridian_infra.vault.objects import (
     KubernetesAuthRole,
     Policy,
     SecretsMount,
+    VaultObject,
 )
 from meridian_infra.vault.policies import AUTH_MOUNT, DATABASE_MOUNT, KV_MOUNT, app_policy
 from meridian_infra.vault.release import VaultRelease
@@ -118,15 +119,15 @@ class VaultConfiguration(pulumi.ComponentResource):
         address, token, ca_cert = connection.address, connection.token, connection.ca_cert
 
         def declare(
-            kind: type,
+            kind: type[VaultObject],
             name: str,
             fields: dict[str, object],
             depends_on: list[pulumi.Resource] | None = None,
             *,
             keep: bool = False,
-        ) -> pulumi.CustomResource:
+        ) -> VaultObject:
             opts = pulumi.ResourceOptions(parent=self, depends_on=depends_on or [], retain_on_delete=keep)
-            return kind(name, address, token, fields, opts, ca_cert=ca_cert)  # type: ignore[no-any-return]
+            return kind(name, address, token, fields, opts, ca_cert=ca_cert)
 
         # Mounts are kept when removed from the program: disabling one erases the secrets teams wrote
         # into it, or revokes every credential it issued. Created again, an existing mount is adopted.

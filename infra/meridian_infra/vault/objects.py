@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import types
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -168,7 +169,7 @@ class _MountProvider(VaultObjectProvider):
     """A secrets engine (sys/mounts) or auth method (sys/auth) at a path."""
 
     identity = ("path", "type")
-    settings = ("description",)
+    settings: ClassVar[tuple[str, ...]] = ("description",)
     deletes_before_replace = True
     section: ClassVar[str] = ""
 
@@ -380,29 +381,19 @@ class VaultObject(pulumi.dynamic.Resource):
         super().__init__(provider, name, props, pulumi.ResourceOptions.merge(opts, secret))
 
 
-class SecretsMount(VaultObject, module="vault", name="SecretsMount"):
-    provider_class = SecretsMountProvider
+def _kind(provider: type[VaultObjectProvider]) -> type[VaultObject]:
+    """The resource class of one kind of Vault object, named after its provider; its Pulumi type is
+    `pulumi-python:dynamic/vault:<kind>`."""
+    kind = provider.__name__.removesuffix("Provider")
+    body = {"provider_class": provider, "__module__": __name__, "__qualname__": kind}
+    type_name = {"module": "vault", "name": kind}
+    return types.new_class(kind, (VaultObject,), type_name, lambda ns: ns.update(body))
 
 
-class AuthMount(VaultObject, module="vault", name="AuthMount"):
-    provider_class = AuthMountProvider
-
-
-class KubernetesAuthConfig(VaultObject, module="vault", name="KubernetesAuthConfig"):
-    provider_class = KubernetesAuthConfigProvider
-
-
-class KubernetesAuthRole(VaultObject, module="vault", name="KubernetesAuthRole"):
-    provider_class = KubernetesAuthRoleProvider
-
-
-class Policy(VaultObject, module="vault", name="Policy"):
-    provider_class = PolicyProvider
-
-
-class DatabaseConnection(VaultObject, module="vault", name="DatabaseConnection"):
-    provider_class = DatabaseConnectionProvider
-
-
-class DatabaseRole(VaultObject, module="vault", name="DatabaseRole"):
-    provider_class = DatabaseRoleProvider
+SecretsMount = _kind(SecretsMountProvider)
+AuthMount = _kind(AuthMountProvider)
+KubernetesAuthConfig = _kind(KubernetesAuthConfigProvider)
+KubernetesAuthRole = _kind(KubernetesAuthRoleProvider)
+Policy = _kind(PolicyProvider)
+DatabaseConnection = _kind(DatabaseConnectionProvider)
+DatabaseRole = _kind(DatabaseRoleProvider)

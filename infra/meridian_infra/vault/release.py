@@ -14,7 +14,7 @@ import pulumi
 
 from meridian_infra import admission, sizing
 from meridian_infra.helm import Charts
-from meridian_infra.objects import Manifest, declare, manifest
+from meridian_infra.objects import Manifest, declare, manifest, restricted_container
 from meridian_infra.spec.models import EnvironmentSpec, SealType, VaultMode
 from meridian_infra.vault.certificates import (
     SERVER_SECRET,
@@ -92,13 +92,6 @@ POD_SECURITY = {
     "fsGroup": 1000,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
-CONTAINER_SECURITY = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
 # Alive while it answers at all: sealed, uninitialised and standby servers are alive too, so the
 # probe never restarts a server waiting to be unsealed.
 LIVENESS_PATH = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204"
@@ -106,7 +99,7 @@ LIVENESS_PATH = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204"
 
 def helm_values(spec: EnvironmentSpec, server_config: pulumi.Input[str]) -> dict[str, Any]:
     ha = spec.vault.mode is VaultMode.HA
-    security = {"pod": POD_SECURITY, "container": CONTAINER_SECURITY}
+    security = {"pod": POD_SECURITY, "container": restricted_container()}
     values: dict[str, Any] = {
         "global": {"enabled": True},
         "injector": {

@@ -3,7 +3,7 @@ not at all, and it notifies watchers (NOTIFY is delivered only when the transact
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import class_row
@@ -11,6 +11,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from meridian_inventory.item_reads import ItemReads
 from meridian_inventory.rows import ItemRow, ReservationRow
+
+Row = TypeVar("Row")
 
 # The LISTEN/NOTIFY channel on which every stock change is announced, with the SKU as payload.
 STOCK_CHANNEL = "inventory_stock"
@@ -112,19 +114,19 @@ class Store:
                 return ReservationRow(*row[:5]), ItemRow(row[1], *row[5:9])
             # Nothing was taken: a retry of an earlier reservation, an unknown SKU, or too little
             # stock, in that order of precedence.
-            existing = await _fetch_reservation(conn, _SELECT_RESERVATION, (order_id,))
+            existing = await _fetch_one(conn, ReservationRow, _SELECT_RESERVATION, (order_id,))
             if existing is not None:
                 return await _replay(conn, existing, sku, quantity)
-            current = await _fetch_item(conn, _SELECT_ITEM, (sku,))
+            current = await _fetch_one(conn, ItemRow, _SELECT_ITEM, (sku,))
             if current is None:
                 raise ItemNotFoundError(sku)
             raise InsufficientStockError(sku, quantity, current.available)
 
     async def release(self, order_id: str) -> ReservationRow:
         async with self._pool.connection() as conn, conn.transaction():
-            released = await _fetch_reservation(conn, _RELEASE_RESERVATION, (order_id,))
+            released = await _fetch_one(conn, ReservationRow, _RELEASE_RESERVATION, (order_id,))
             if released is None:
-                existing = await _fetch_reservation(conn, _SELECT_RESERVATION, (order_id,))
+                existing = await _fetch_one(conn, ReservationRow, _SELECT_RESERVATION, (order_id,))
                 if existing is None:
                     raise ReservationNotFoundError(order_id)
                 return existing  # released before: releasing again changes nothing
@@ -139,23 +141,15 @@ async def _replay(
     """The answer to a repeated Reserve: the first reservation, if the retry asks for the same."""
     if existing.sku != sku or existing.quantity != quantity:
         raise ReservationConflictError(existing)
-    item = await _fetch_item(conn, _SELECT_ITEM, (sku,))
+    item = await _fetch_one(conn, ItemRow, _SELECT_ITEM, (sku,))
     if item is None:
         raise ItemNotFoundError(sku)
     return existing, item
 
 
-async def _fetch_item(
-    conn: psycopg.AsyncConnection[Any], query: str, params: tuple[Any, ...]
-) -> ItemRow | None:
-    cursor = conn.cursor(row_factory=class_row(ItemRow))
-    await cursor.execute(query, params)
-    return await cursor.fetchone()
-
-
-async def _fetch_reservation(
-    conn: psycopg.AsyncConnection[Any], query: str, params: tuple[Any, ...]
-) -> ReservationRow | None:
-    cursor = conn.cursor(row_factory=class_row(ReservationRow))
+async def _fetch_one(
+    conn: psycopg.AsyncConnection[Any], row: type[Row], query: str, params: tuple[Any, ...]
+) -> Row | None:
+    cursor = conn.cursor(row_factory=class_row(row))
     await cursor.execute(query, params)
     return await cursor.fetchone()

@@ -120,18 +120,28 @@ func fromInventory(err error) error {
 	return status.FromProto(p).Err()
 }
 
-// GetOrder returns one order.
-func (s *Service) GetOrder(ctx context.Context, req *ordersv1.GetOrderRequest) (*ordersv1.GetOrderResponse, error) {
-	id, err := parseID("id", req.GetId())
+// order reads the order a call names: INVALID_ARGUMENT for a malformed id, NOT_FOUND for an id no
+// order has.
+func (s *Service) order(ctx context.Context, rawID string) (store.Order, error) {
+	id, err := parseID("id", rawID)
 	if err != nil {
-		return nil, err
+		return store.Order{}, err
 	}
 	order, err := s.store.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, status.Errorf(codes.NotFound, "no order has id %s", id)
+		return store.Order{}, status.Errorf(codes.NotFound, "no order has id %s", id)
 	}
 	if err != nil {
-		return nil, dbFailure(ctx, s.log, "reading the order", err)
+		return store.Order{}, dbFailure(ctx, s.log, "reading the order", err)
+	}
+	return order, nil
+}
+
+// GetOrder returns one order.
+func (s *Service) GetOrder(ctx context.Context, req *ordersv1.GetOrderRequest) (*ordersv1.GetOrderResponse, error) {
+	order, err := s.order(ctx, req.GetId())
+	if err != nil {
+		return nil, err
 	}
 	return &ordersv1.GetOrderResponse{Order: toProto(order)}, nil
 }
@@ -161,28 +171,21 @@ func (s *Service) ListOrders(ctx context.Context, req *ordersv1.ListOrdersReques
 // CancelOrder releases the order's stock, then marks it cancelled. Both steps are idempotent, so a
 // retry after any failure completes the cancellation.
 func (s *Service) CancelOrder(ctx context.Context, req *ordersv1.CancelOrderRequest) (*ordersv1.CancelOrderResponse, error) {
-	id, err := parseID("id", req.GetId())
+	order, err := s.order(ctx, req.GetId())
 	if err != nil {
 		return nil, err
-	}
-	order, err := s.store.Get(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, status.Errorf(codes.NotFound, "no order has id %s", id)
-	}
-	if err != nil {
-		return nil, dbFailure(ctx, s.log, "reading the order", err)
 	}
 	if order.State == store.Cancelled {
 		return &ordersv1.CancelOrderResponse{Order: toProto(order)}, nil
 	}
 	// NOT_FOUND: a pending order whose reservation never landed; there is nothing to give back.
-	if _, err := s.inventory.Release(ctx, id.String()); err != nil && status.Code(err) != codes.NotFound {
+	if _, err := s.inventory.Release(ctx, order.ID.String()); err != nil && status.Code(err) != codes.NotFound {
 		return nil, status.Errorf(codes.Unavailable,
 			"inventory did not release the stock (%s); the order is unchanged: retry CancelOrder", status.Convert(err).Message())
 	}
 	after, cancel := context.WithTimeout(context.WithoutCancel(ctx), followUpTimeout)
 	defer cancel()
-	cancelled, _, err := s.store.Transition(after, id, store.Cancelled, store.Pending, store.Confirmed)
+	cancelled, _, err := s.store.Transition(after, order.ID, store.Cancelled, store.Pending, store.Confirmed)
 	if err != nil {
 		return nil, dbFailure(ctx, s.log, "cancelling the order", err)
 	}

@@ -465,7 +465,10 @@ func (h *pythonHost) InstallDependencies(req *pulumirpc.InstallDependenciesReque
 		return err
 	}
 	if req.GetIsPlugin() {
-		return tc.InstallPackage(stream.Context(), dir, req.GetUseLanguageVersionTools(), true, stdout, stderr)
+		// sdk/v3 v3.260.0's toolchain installs a project's dependencies but not a plugin's own
+		// package; no plugin this repository runs is a Python package (dynamic providers run in
+		// the program's environment).
+		return fmt.Errorf("installing a Python plugin package (%s) is not supported by this language host", dir)
 	}
 	return nil
 }
