@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pulumi
 
-from meridian_infra.cluster import ClusterAccess, ClusterUnavailable
+from meridian_infra.cluster import ClusterAccess, ClusterUnavailable, decide_type
 from meridian_infra.helm import ChartUnavailable
-from meridian_infra.kind import container_runtime_available
 from meridian_infra.observability.stack import GrafanaNotShared, LokiStorageNotConfigured
 from meridian_infra.policy_webhook import PolicyWebhookNotConfigured
 from meridian_infra.program import StackSecrets, declare_platform, export_outputs
@@ -46,17 +45,14 @@ def run(root: Path | None = None) -> None:
     try:
         spec = load_environment(root / "environments", env)
         kubeconfig: pulumi.Input[str] | None = config.get_secret("kubeconfig")
+        cluster_type = decide_type(spec.cluster.type)
         local = local_kubeconfig(root)
-        if (
-            kubeconfig is None
-            and spec.cluster.type in (ClusterType.LOCAL, ClusterType.AUTO)
-            and local.is_file()
-        ):
+        if kubeconfig is None and cluster_type is ClusterType.LOCAL and local.is_file():
             kubeconfig = local.read_text()
         access = ClusterAccess(
             kubeconfig=kubeconfig,
             context=config.get("context"),
-            container_runtime=spec.cluster.type is ClusterType.AUTO and container_runtime_available(),
+            container_runtime=cluster_type is ClusterType.KIND,
         )
         # meridian:alertReceivers is a secret object {receiver: webhook URL}.
         receivers = config.get_secret_object("alertReceivers")
