@@ -6,11 +6,11 @@ the environment spec, in git.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pulumi
+from meridian_core.layout import PROJECT_FILE, Repo
 
 from meridian_infra.cluster import ClusterAccess, ClusterUnavailable, decide_type
 from meridian_infra.helm import ChartUnavailable
@@ -29,13 +29,12 @@ def project_root() -> Path:
     """The Pulumi project being run: the engine starts the program in its `main` folder, so the
     nearest folder above the working directory that holds Pulumi.yaml; else this checkout."""
     here = Path.cwd().resolve()
-    return next((p for p in (here, *here.parents) if (p / "Pulumi.yaml").is_file()), REPO_ROOT)
+    return next((p for p in (here, *here.parents) if (p / PROJECT_FILE).is_file()), REPO_ROOT)
 
 
 def local_kubeconfig(root: Path) -> Path:
     """Written by `meridian cluster up --local` (into $MERIDIAN_CLUSTER_DIR when that is set)."""
-    override = os.environ.get("MERIDIAN_CLUSTER_DIR", "").strip()
-    return (Path(override) if override else root / ".meridian" / "cluster") / "kubeconfig"
+    return Repo(root).local_kubeconfig
 
 
 def run(root: Path | None = None) -> None:
@@ -43,7 +42,7 @@ def run(root: Path | None = None) -> None:
     config = pulumi.Config("meridian")
     env = config.get("environment") or pulumi.get_stack()
     try:
-        spec = load_environment(root / "environments", env)
+        spec = load_environment(Repo(root).environments_dir, env)
         kubeconfig: pulumi.Input[str] | None = config.get_secret("kubeconfig")
         cluster_type = decide_type(spec.cluster.type)
         local = local_kubeconfig(root)
