@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from meridian_infra.databases import DATABASE_PORT
 from meridian_infra.objects import TIER_LABEL, Manifest, manifest
 
 APP_NAME_LABEL = "app.kubernetes.io/name"
@@ -16,7 +17,6 @@ MONITORING_NAMESPACE = "monitoring"
 VAULT_NAMESPACE = "vault"
 ADMISSION_NAMESPACE = "meridian-admission"
 VAULT_PORT = 8200
-POSTGRES_PORT = 5432
 API_SERVER_PORTS = (443, 6443)
 
 
@@ -116,7 +116,7 @@ def allow_database(namespace: str, cidrs: list[str]) -> Manifest:
         {
             "podSelector": {},
             "policyTypes": ["Egress"],
-            "egress": [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in cidrs], "ports": _tcp(POSTGRES_PORT)}],
+            "egress": [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in cidrs], "ports": _tcp(DATABASE_PORT)}],
         },
     )
 
