@@ -129,25 +129,21 @@ def load_spec_file(path: Path) -> PlatformSpec:
 
 
 def load_contract_file(path: Path) -> AppContract:
-    try:
-        return validate_document(AppContract, load_document(_read(path), str(path)), str(path))
-    except YamlModelError as exc:
-        raise SpecError(path, exc.problems) from None
+    return _contract(path)[0]
 
 
 def _read_contract(path: Path, app: str, env: str) -> tuple[AppContract, CommentedMap]:
     if not path.is_file():
-        raise SpecError(
-            path,
-            [
-                Problem(
-                    "",
-                    None,
-                    f"missing: {app} runs in {env} ({layout.overlay_path(env, app)}/), and every app that "
-                    "runs anywhere has a contract with the platform here",
-                )
-            ],
+        missing = (
+            f"missing: {app} runs in {env} ({layout.overlay_path(env, app)}/), and every app that runs "
+            "anywhere has a contract with the platform here"
         )
+        raise SpecError(path, [Problem("", None, missing)])
+    return _contract(path)
+
+
+def _contract(path: Path) -> tuple[AppContract, CommentedMap]:
+    """The contract and its document, whose lines point problems found later at the file."""
     try:
         document = load_document(_read(path), str(path))
         return validate_document(AppContract, document, str(path)), document

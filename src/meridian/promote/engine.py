@@ -203,7 +203,7 @@ def _ignored_by_plan(dirty: list[str], shown: str) -> list[str]:
     lines = [f"this plan judges HEAD, as `promote` would; it ignores {count} uncommitted change(s): {shown}"]
     for path in dirty:
         name = Path(path).name
-        if name in ("lock.yaml", "holds.yaml") and path.startswith("environments/"):
+        if name in ("lock.yaml", "holds.yaml") and path.startswith(f"{ENVIRONMENTS_DIR}/"):
             kind = "lock" if name == "lock.yaml" else "holds"
             lines.append(f"{path} is not committed: the plan does not see this {kind}; commit it to count")
     return lines
