@@ -189,3 +189,17 @@ def test_a_patch_that_sizes_the_app_beside_settings_is_refused_by_the_render(rep
     # The same overlay without the extra patch renders.
     kustomization.write_text(kustomization.read_text().replace("  - path: more-replicas.yaml\n", ""))
     assert len(render_apps(Repo(root), "dev", tmp_path / "out", spec)) == len(APPS)
+
+
+def test_a_call_to_an_app_that_does_not_run_stops_the_render_at_the_contracts_line(
+    repo_root, tmp_path, meridian_cli
+):
+    root = scratch_checkout(repo_root, tmp_path / "repo")
+    contract = root / "apps" / "orders" / "app.yaml"
+    contract.write_text(contract.read_text().replace("calls: [inventory]", "calls: [inventroy]"))
+    line = next(n for n, text in enumerate(contract.read_text().splitlines(), 1) if text.startswith("calls:"))
+    result = meridian_cli("render", "dev", cwd=root, env={"MERIDIAN_ROOT": str(root)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    output = " ".join(result.stderr.split())
+    assert f"{contract}:{line}: calls.0: names 'inventroy', which does not run in this environment" in output
+    assert not (root / "build").exists()
