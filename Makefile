@@ -60,8 +60,9 @@ typecheck: tools-typecheck ## mypy, strict on the CLI, the platform program, the
 test-python: tools-test ## pytest: CLI, platform program (Pulumi mocks), apps, policies, end to end
 	$(RUN) pytest --durations=20
 
-schema: ## regenerate environments/platform.schema.json from the spec models
+schema: ## regenerate environments/platform.schema.json and apps/app.schema.json from the spec models
 	$(RUN) python -m meridian_infra.spec.schema > environments/platform.schema.json
+	$(RUN) python -m meridian_infra.spec.schema app > apps/app.schema.json
 
 test-go: tools-test-go ## go vet and go test for the orders service (integration tests start PostgreSQL)
 	cd apps/orders && go vet ./... && go test ./...

@@ -12,12 +12,9 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from meridian_core.git import Git
+from meridian_core.layout import overlays_path, version_path
 
-VERSION_FILE = "version.yaml"
-
-
-def version_path(env: str, app: str) -> str:
-    return f"environments/{env}/apps/{app}/{VERSION_FILE}"
+__all__ = ["Revision", "Snapshot", "WorkingTree", "version_path"]
 
 
 class Snapshot(ABC):
@@ -43,7 +40,7 @@ class Snapshot(ABC):
 
     def apps(self, env: str) -> list[str]:
         """The apps of an environment: the folders under apps/ that pin a version."""
-        names = self.subdirectories(f"environments/{env}/apps")
+        names = self.subdirectories(overlays_path(env))
         return [name for name in names if self.exists(version_path(env, name))]
 
     def export(self, path: str, dest: Path) -> Path:

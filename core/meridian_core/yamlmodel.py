@@ -44,21 +44,47 @@ class YamlModelError(Exception):
 
 def load_yaml_model(model: type[M], text: str, where: str) -> M:
     """`where` names the document in messages: a path, or `path at REV` for a file read from git."""
+    return validate_document(model, load_document(text, where), where)
+
+
+def load_document(text: str, where: str) -> CommentedMap:
+    """One YAML mapping, with the line of every key kept for messages."""
+    (document,) = _load(text, where, many=False)
+    return document
+
+
+def load_documents(text: str, where: str) -> list[CommentedMap]:
+    """Every document of a multi-document file (`---` between them), each a mapping."""
+    return _load(text, where, many=True)
+
+
+def _load(text: str, where: str, *, many: bool) -> list[CommentedMap]:
+    yaml = YAML(typ="rt")
     try:
-        document = YAML(typ="rt").load(text)
+        documents = [d for d in yaml.load_all(text) if d is not None] if many else [yaml.load(text)]
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise YamlModelError(
             where, [Problem("", line, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
         ) from None
-    if not isinstance(document, CommentedMap):
-        raise YamlModelError(where, [Problem("", None, "must be a mapping of settings")])
+    if not all(isinstance(document, CommentedMap) for document in documents):
+        what = "every document must be a mapping" if many else "must be a mapping of settings"
+        raise YamlModelError(where, [Problem("", None, what)])
+    return documents
+
+
+def validate_document(model: type[M], document: CommentedMap, where: str, *, within: str = "") -> M:
+    """`document` (from load_document/load_documents) as `model`; `within` names the document in a
+    multi-document file, before each problem's field path."""
     try:
         # Plain dicts and lists, so validators see ordinary values.
         return model.model_validate(plain(document))
     except ValidationError as exc:
-        raise YamlModelError(where, [_explain(model, error, document) for error in exc.errors()]) from None
+        problems = [_explain(model, error, document) for error in exc.errors()]
+        if within:
+            problems = [Problem(f"{within}: {p.path}", p.line, p.message) for p in problems]
+        raise YamlModelError(where, problems) from None
 
 
 def _explain(model: type[BaseModel], error: ErrorDetails, document: CommentedMap) -> Problem:

@@ -11,6 +11,7 @@ import urllib.parse
 from typing import Any
 
 import pulumi
+from meridian_core import layout
 
 from meridian_infra import sizing
 from meridian_infra.helm import Charts
@@ -54,7 +55,7 @@ def project_name(env: str) -> str:
 
 
 def apps_path(env: str) -> str:
-    return f"environments/{env}/apps"
+    return layout.overlays_path(env)
 
 
 # The options of every `kustomize build` of an app overlay: Argo CD's repo-server (argocd-cm

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from meridian_infra.kind import KindCluster
+from meridian_infra import kind
 from meridian_infra.spec.models import ClusterType, EnvironmentSpec
 
 
@@ -26,13 +26,20 @@ class ClusterAccess:
 
     kubeconfig: pulumi.Input[str] | None  # contents; required for existing and local clusters
     context: str | None = None
-    container_runtime: bool = False  # resolves `auto`: kind if True, else the local control plane
+    # Resolves `auto` (decide_type): kind if True, else the local control plane. Offline runs leave it
+    # False, so a render does not depend on the machine it runs on.
+    container_runtime: bool = False
 
 
-def resolve_type(spec: EnvironmentSpec, access: ClusterAccess) -> ClusterType:
-    if spec.cluster.type is ClusterType.AUTO:
-        return ClusterType.KIND if access.container_runtime else ClusterType.LOCAL
-    return spec.cluster.type
+def decide_type(configured: ClusterType, *, container_runtime: bool | None = None) -> ClusterType:
+    """The cluster an environment runs on, decided here for the program and for `meridian up` alike:
+    `auto` is kind where a container runtime answers (asked when `container_runtime` is None), else
+    the local control plane."""
+    if configured is not ClusterType.AUTO:
+        return configured
+    if container_runtime is None:
+        container_runtime = kind.container_runtime_available()
+    return ClusterType.KIND if container_runtime else ClusterType.LOCAL
 
 
 class ClusterConnection(pulumi.ComponentResource):
@@ -43,10 +50,12 @@ class ClusterConnection(pulumi.ComponentResource):
         self, spec: EnvironmentSpec, access: ClusterAccess, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("meridian:platform:Cluster", "cluster", None, opts)
-        self.type = resolve_type(spec, access)
+        self.type = decide_type(spec.cluster.type, container_runtime=access.container_runtime)
         if self.type is ClusterType.KIND:
-            kind = KindCluster("kind", spec.cluster, spec.network, pulumi.ResourceOptions(parent=self))
-            kubeconfig: pulumi.Input[str] = kind.kubeconfig
+            cluster = kind.KindCluster(
+                "kind", spec.cluster, spec.network, pulumi.ResourceOptions(parent=self)
+            )
+            kubeconfig: pulumi.Input[str] = cluster.kubeconfig
         elif access.kubeconfig is None:
             raise ClusterUnavailable(_missing_kubeconfig(spec, self.type))
         else:

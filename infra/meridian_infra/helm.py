@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from meridian_core import layout
 
 from meridian_infra.chart_sources import MIRROR_ENV, ChartSource, ChartSourceError, ChartUnreachable, resolve
 from meridian_infra.charts import CHARTS
@@ -32,7 +33,7 @@ class Charts:
 
     @property
     def spec_file(self) -> str:
-        return f"environments/{self._spec.name}/platform.yaml"
+        return layout.spec_path(self._spec.name)
 
     def source(self, key: str) -> ChartSource:
         override = self._spec.charts.get(key)

@@ -2,6 +2,12 @@
 
 App namespaces are `restricted`; platform namespaces get the level the spec gives them (the CNI and
 node exporters need `privileged`). Every namespace but the CNI's starts from default-deny.
+
+An app's namespace follows from two files: its contract (apps/<app>/app.yaml: team, ports, calls,
+database, Vault Agent) and its overlay's settings.yaml in the environment (replicas, autoscaling
+bounds and the container's resources, which Argo CD applies and which size the quota and limit
+range here). This module is the one place that turns `calls` into NetworkPolicies; the AppProject
+keeps apps from bringing their own (argocd.py).
 """
 
 from __future__ import annotations
@@ -10,15 +16,12 @@ from dataclasses import dataclass
 
 import pulumi
 
+from meridian_infra import databases, sizing
 from meridian_infra import network_policies as np
-from meridian_infra import sizing
 from meridian_infra.objects import ENVIRONMENT_LABEL, TEAM_LABEL, TIER_LABEL, Manifest, declare, manifest
-from meridian_infra.spec.models import ContainerSize, EnvironmentSpec, PodSecurityLevel
+from meridian_infra.spec.models import EnvironmentSpec, PodSecurityLevel
 
 PSA_VERSION = "v1.33"
-# The Vault Agent sidecar each app pod carries; must match the vault.hashicorp.com/agent-*
-# annotations in apps/*/deploy/deployment.yaml (a test keeps them in step).
-VAULT_AGENT = ContainerSize(cpu_request="10m", memory_request="32Mi", cpu_limit="50m", memory_limit="64Mi")
 # The CNI's own namespace cannot sit behind policies the CNI enforces.
 WITHOUT_DEFAULT_DENY = frozenset({"tigera-operator"})
 
@@ -56,27 +59,33 @@ def limit_range(namespace_name: str, limits: dict[str, dict[str, str]]) -> Manif
 
 def app_namespace_objects(spec: EnvironmentSpec, app_name: str) -> list[Manifest]:
     app = spec.apps[app_name]
-    size = spec.sizes[app.size]
-    sidecar = VAULT_AGENT if np.VAULT_NAMESPACE in spec.platform_namespaces else None
+    container = app.sizing.container
+    with_vault = app.vault_agent and np.VAULT_NAMESPACE in spec.platform_namespaces
     objects = [
         namespace(app_name, "app", PodSecurityLevel.RESTRICTED, spec.name, team=app.team),
-        resource_quota(app_name, sizing.app_quota(size, app.max_replicas, sidecar)),
-        limit_range(app_name, sizing.container_limits(size)),
+        resource_quota(
+            app_name,
+            sizing.app_quota(container, app.sizing.max_replicas, sizing.VAULT_AGENT if with_vault else None),
+        ),
+        limit_range(app_name, sizing.container_limits(container)),
         np.default_deny(app_name),
         np.allow_dns(app_name),
-        np.allow_monitoring_scrape(app_name, app.metrics_port),
+        np.allow_monitoring_scrape(app_name, app.ports.metrics),
     ]
     objects += [
-        np.allow_calls_out(app_name, app_name, target, spec.apps[target].grpc_port) for target in app.calls
+        np.allow_calls_out(app_name, app_name, target, spec.apps[target].ports.grpc) for target in app.calls
     ]
     objects += [
-        np.allow_calls_in(app_name, app_name, caller, app.grpc_port)
+        np.allow_calls_in(app_name, app_name, caller, app.ports.grpc)
         for caller, other in spec.apps.items()
         if app_name in other.calls
     ]
-    if spec.network.database_cidrs:
-        objects.append(np.allow_database(app_name, spec.network.database_cidrs))
-    if np.VAULT_NAMESPACE in spec.platform_namespaces:
+    target = databases.database_targets(spec).get(app_name)
+    if target is not None:
+        objects.append(databases.connection_config_map(app_name, target))
+        if spec.network.database_cidrs:
+            objects.append(np.allow_database(app_name, spec.network.database_cidrs))
+    if with_vault:
         objects.append(np.allow_vault(app_name))
     objects.append(np.allow_otlp(app_name))
     return objects

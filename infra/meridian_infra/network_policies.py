@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from meridian_infra.databases import DATABASE_PORT
 from meridian_infra.objects import TIER_LABEL, Manifest, manifest
 
 APP_NAME_LABEL = "app.kubernetes.io/name"
@@ -16,7 +17,6 @@ MONITORING_NAMESPACE = "monitoring"
 VAULT_NAMESPACE = "vault"
 ADMISSION_NAMESPACE = "meridian-admission"
 VAULT_PORT = 8200
-POSTGRES_PORT = 5432
 API_SERVER_PORTS = (443, 6443)
 
 
@@ -102,7 +102,7 @@ def allow_calls_in(namespace: str, app: str, caller: str, port: int) -> Manifest
 
 
 def allow_database(namespace: str, cidrs: list[str]) -> Manifest:
-    return _one_way("Egress", namespace, "allow-database", _cidrs(cidrs), _tcp(POSTGRES_PORT))
+    return _one_way("Egress", namespace, "allow-database", _cidrs(cidrs), _tcp(DATABASE_PORT))
 
 
 def allow_vault(namespace: str) -> Manifest:

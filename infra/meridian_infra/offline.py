@@ -25,6 +25,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 from meridian_infra.cluster import ClusterAccess
+from meridian_infra.databases import database_targets
 from meridian_infra.observability.stack import LOKI_STORAGE_KEYS
 from meridian_infra.program import Platform, StackSecrets, declare_platform
 from meridian_infra.spec.models import EnvironmentSpec
@@ -168,7 +169,7 @@ def record_platform(spec: EnvironmentSpec, access: ClusterAccess | None = None) 
 
 def offline_secrets(spec: EnvironmentSpec) -> StackSecrets:
     """Placeholders for every stack secret the spec asks for, so offline runs declare what `up` would."""
-    admins = {app: DatabaseAdmin(FROM_STACK, FROM_STACK) for app in spec.apps}
+    admins = {app: DatabaseAdmin(FROM_STACK, FROM_STACK) for app in database_targets(spec)}
     return StackSecrets(
         vault_seal=FROM_STACK,
         alert_receivers={route.receiver: FROM_STACK for route in spec.observability.alert_routes},

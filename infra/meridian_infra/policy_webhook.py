@@ -37,6 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pulumi
+from meridian_core import layout
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -109,8 +110,8 @@ CLUSTER_MATCH_CONDITIONS = [
 BOOTSTRAP_RBAC = {"key": "kubernetes.io/bootstrapping", "operator": "NotIn", "values": ["rbac-defaults"]}
 
 # The files OPA loads, relative to the repository: the rules, the adapter, the chart exemptions.
-POLICY_DIRS = ("policies/rego", "policies/admission")
-CHART_EXEMPTIONS = "policies/exemptions/charts.yaml"
+POLICY_DIRS = (layout.GATE_POLICIES, layout.ADMISSION_POLICIES)
+CHART_EXEMPTIONS = layout.CHART_EXEMPTIONS_FILE
 # Inside the container: the ConfigMap's files keep their repository paths under here.
 MOUNT = PurePosixPath("/bundle")
 TLS_MOUNT = PurePosixPath("/tls")
@@ -125,7 +126,7 @@ TLS_EXEMPTION = (
 class PolicyWebhookNotConfigured(ValueError):
     def __init__(self, spec: EnvironmentSpec) -> None:
         super().__init__(
-            f"environments/{spec.name}/platform.yaml: platformNamespaces has no {NAMESPACE}, where the "
+            f"{layout.spec_path(spec.name)}: platformNamespaces has no {NAMESPACE}, where the "
             f"admission webhook runs; add `{NAMESPACE}: {{podSecurity: restricted, cpu: 500m, memory: "
             "512Mi, pods: 6}`"
         )

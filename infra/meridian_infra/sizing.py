@@ -1,4 +1,6 @@
-"""How big an app namespace's ResourceQuota and LimitRange are, derived from the spec's t-shirt sizes.
+"""How big an app namespace's ResourceQuota and LimitRange are, derived from the app container's
+resources and autoscaling bounds in its overlay (settings.yaml), and how big the platform's own
+containers are.
 
 A quota must fit the app at its largest (HPA maxReplicas) plus a rolling update's surge, with every
 pod's sidecars counted; anything tighter makes a deployment hang half-way, anything looser lets a
@@ -16,6 +18,10 @@ from meridian_infra.spec.models import ContainerSize
 
 # Kubernetes' default maxSurge for a RollingUpdate Deployment, rounded up as the controller does.
 ROLLING_UPDATE_SURGE = 0.25
+# The Vault Agent sidecar in the pods of apps whose contract says vaultAgent: the injector gives
+# every agent these (vault/release.py, injector.agentDefaults), and each pod's share of the quota
+# counts them.
+VAULT_AGENT = ContainerSize(cpu_request="10m", memory_request="32Mi", cpu_limit="50m", memory_limit="64Mi")
 
 
 def pods_at_peak(max_replicas: int) -> int:
@@ -40,7 +46,7 @@ def app_quota(size: ContainerSize, max_replicas: int, sidecar: ContainerSize | N
 
 
 def container_limits(size: ContainerSize) -> dict[str, dict[str, str]]:
-    """LimitRange for containers: defaults from the size, and no container larger than the size's limits."""
+    """LimitRange for containers: defaults from the app container's, and none larger than its limits."""
     return {
         "default": {"cpu": size.cpu_limit, "memory": size.memory_limit},
         "defaultRequest": {"cpu": size.cpu_request, "memory": size.memory_request},

@@ -6,16 +6,15 @@ the environment spec, in git.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import pulumi
+from meridian_core.layout import PROJECT_FILE, Repo
 
-from meridian_infra.cluster import ClusterAccess, ClusterUnavailable
+from meridian_infra.cluster import ClusterAccess, ClusterUnavailable, decide_type
 from meridian_infra.helm import ChartUnavailable
-from meridian_infra.kind import container_runtime_available
 from meridian_infra.observability.stack import GrafanaNotShared, LokiStorageNotConfigured
 from meridian_infra.policy_webhook import PolicyWebhookNotConfigured
 from meridian_infra.program import StackSecrets, declare_platform, export_outputs
@@ -31,13 +30,12 @@ def project_root() -> Path:
     """The Pulumi project being run: the engine starts the program in its `main` folder, so the
     nearest folder above the working directory that holds Pulumi.yaml; else this checkout."""
     here = Path.cwd().resolve()
-    return next((p for p in (here, *here.parents) if (p / "Pulumi.yaml").is_file()), REPO_ROOT)
+    return next((p for p in (here, *here.parents) if (p / PROJECT_FILE).is_file()), REPO_ROOT)
 
 
 def local_kubeconfig(root: Path) -> Path:
     """Written by `meridian cluster up --local` (into $MERIDIAN_CLUSTER_DIR when that is set)."""
-    override = os.environ.get("MERIDIAN_CLUSTER_DIR", "").strip()
-    return (Path(override) if override else root / ".meridian" / "cluster") / "kubeconfig"
+    return Repo(root).local_kubeconfig
 
 
 def _entry(secret_object: pulumi.Output[Any], key: str) -> pulumi.Output[str]:
@@ -54,19 +52,16 @@ def run(root: Path | None = None) -> None:
     config = pulumi.Config("meridian")
     env = config.get("environment") or pulumi.get_stack()
     try:
-        spec = load_environment(root / "environments", env)
+        spec = load_environment(Repo(root).environments_dir, env)
         kubeconfig: pulumi.Input[str] | None = config.get_secret("kubeconfig")
+        cluster_type = decide_type(spec.cluster.type)
         local = local_kubeconfig(root)
-        if (
-            kubeconfig is None
-            and spec.cluster.type in (ClusterType.LOCAL, ClusterType.AUTO)
-            and local.is_file()
-        ):
+        if kubeconfig is None and cluster_type is ClusterType.LOCAL and local.is_file():
             kubeconfig = local.read_text()
         access = ClusterAccess(
             kubeconfig=kubeconfig,
             context=config.get("context"),
-            container_runtime=spec.cluster.type is ClusterType.AUTO and container_runtime_available(),
+            container_runtime=cluster_type is ClusterType.KIND,
         )
         # meridian:alertReceivers is a secret object {receiver: webhook URL}.
         receivers = config.get_secret_object("alertReceivers")

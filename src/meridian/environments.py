@@ -24,5 +24,7 @@ def load_spec(repo: Repo, env: str) -> EnvironmentSpec:
         return load_environment(repo.environments_dir, env)
     except SpecError as exc:
         raise InputError(
-            str(exc), hint="fix the spec; editors validate it with environments/platform.schema.json"
+            str(exc),
+            hint="fix the file named above; editors validate platform.yaml with "
+            "environments/platform.schema.json and app.yaml with apps/app.schema.json",
         ) from None

@@ -84,19 +84,21 @@ def _one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     return found[0]
 
 
-def container_environment(objects: list[dict[str, Any]], app: str) -> dict[str, str]:
+def container_environment(environment: Environment, app: str) -> dict[str, str]:
     """The app container's environment as the kubelet builds it: envFrom ConfigMaps in order (each
-    must be in the render), then env, which wins."""
+    must be in the app's render or be one the platform puts in its namespace), then env, which wins."""
+    objects = environment.apps[app]
     container = next(
         c
         for c in _one(objects, "Deployment", app)["spec"]["template"]["spec"]["containers"]
         if c["name"] == app
     )
+    in_namespace = objects + [o for o in environment.platform if o["metadata"].get("namespace") == app]
     variables: dict[str, str] = {}
     for source in container.get("envFrom") or []:
         ref = source.get("configMapRef")
         if ref:
-            variables.update(_one(objects, "ConfigMap", ref["name"]).get("data") or {})
+            variables.update(_one(in_namespace, "ConfigMap", ref["name"]).get("data") or {})
     for entry in container.get("env") or []:
         if "value" in entry:
             variables[entry["name"]] = entry["value"]
@@ -174,7 +176,7 @@ def _namespace_labels(environment: Environment, name: str) -> dict[str, str]:
 def test_every_app_exports_its_spans_to_the_collector_of_its_environment(environments, env, app):
     environment = environments[env]
     assert app in environment.spec.apps
-    variables = container_environment(environment.apps[app], app)
+    variables = container_environment(environment, app)
     target = collector(environment)
     if target is None:
         # No collector: an endpoint would only fill the app's log with failed exports.
@@ -200,9 +202,7 @@ def test_the_network_policies_let_every_app_reach_the_collector(environments, en
     if target is None:
         # Nothing to reach; the test above checks that no app tries.
         assert not any(
-            v in container_environment(environment.apps[a], a)
-            for a in environment.apps
-            for v in ENDPOINT_VARIABLES
+            v in container_environment(environment, a) for a in environment.apps for v in ENDPOINT_VARIABLES
         )
         return
     policies = [o for o in environment.platform if o["kind"] == "NetworkPolicy"]

@@ -1,13 +1,15 @@
-"""The apps' Kustomize overlays agree with the environment specs they run under."""
+"""The apps' Kustomize overlays agree with the environments they run in: each renders what the
+platform read of it, and what the platform alone owns stays out of them."""
 
 from __future__ import annotations
 
 import subprocess
 
 import pytest
-from meridian_core.quantity import parse
-from meridian_infra.namespaces import VAULT_AGENT
+from meridian_infra import sizing
 from meridian_infra.spec import load_environment
+from meridian_infra.spec.conformance import rendered_app_problems
+from meridian_infra.vault.release import helm_values
 from ruamel.yaml import YAML
 
 ENVS = ["dev", "staging", "prod"]
@@ -36,11 +38,10 @@ def _deployment(objects, app):
     return objects["Deployment", app]
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_every_spec_app_has_an_overlay_and_no_overlay_lacks_an_app(repo_root, env):
-    spec = load_environment(repo_root / "environments", env)
-    overlays = {p.name for p in (repo_root / "environments" / env / "apps").iterdir() if p.is_dir()}
-    assert overlays == set(spec.apps)
+def test_every_app_that_runs_somewhere_has_a_contract_and_every_contract_an_app(repo_root):
+    running = {p.name for env in ENVS for p in (repo_root / "environments" / env / "apps").iterdir()}
+    contracts = {p.parent.name for p in (repo_root / "apps").glob("*/app.yaml")}
+    assert running == contracts == set(APPS)
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -63,17 +64,10 @@ def test_overlay_renders_everything_a_service_needs(rendered, env, app):
 
 @pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("app", APPS)
-def test_overlay_fits_the_quota_and_limits_the_platform_sizes(repo_root, rendered, env, app):
+def test_overlay_renders_the_sizing_and_contract_the_platform_read(repo_root, rendered, env, app):
+    # The platform sizes the namespace from settings.yaml without Kustomize: the render must agree.
     spec = load_environment(repo_root / "environments", env)
-    size = spec.sizes[spec.apps[app].size]
-    container = _deployment(rendered[env, app], app)["spec"]["template"]["spec"]["containers"][0]
-    limits, requests = container["resources"]["limits"], container["resources"]["requests"]
-    assert parse(str(limits["cpu"])) <= parse(size.cpu_limit)
-    assert parse(limits["memory"]) <= parse(size.memory_limit)
-    assert parse(str(requests["cpu"])) >= parse(size.cpu_request)
-    assert parse(requests["memory"]) >= parse(size.memory_request)
-    hpa = rendered[env, app]["HorizontalPodAutoscaler", app]
-    assert hpa["spec"]["maxReplicas"] <= spec.apps[app].max_replicas
+    assert rendered_app_problems(env, app, spec.apps[app], rendered[env, app].values()) == []
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -96,13 +90,32 @@ def test_the_image_tag_and_the_version_label_agree(rendered, env, app):
     assert digest.startswith("sha256:") and len(digest) == 71
 
 
+@pytest.mark.parametrize("env", ENVS)
+def test_the_vault_agent_is_sized_by_the_platform_alone(repo_root, rendered, env):
+    # The injector gives every agent what each app's quota counts for it; no pod says otherwise.
+    spec = load_environment(repo_root / "environments", env)
+    defaults = helm_values(spec, "")["injector"]["agentDefaults"]
+    assert defaults == {
+        "cpuRequest": sizing.VAULT_AGENT.cpu_request,
+        "cpuLimit": sizing.VAULT_AGENT.cpu_limit,
+        "memRequest": sizing.VAULT_AGENT.memory_request,
+        "memLimit": sizing.VAULT_AGENT.memory_limit,
+    }
+    for app in APPS:
+        annotations = _deployment(rendered[env, app], app)["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["vault.hashicorp.com/agent-inject"] == "true"
+        sized = [k for k in annotations if k.split("/")[-1].startswith(("agent-requests-", "agent-limits-"))]
+        assert sized == [], f"{app} sizes its Vault Agent itself"
+
+
+@pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("app", APPS)
-def test_quota_sidecar_allowance_matches_the_vault_agent_annotations(rendered, app):
-    annotations = _deployment(rendered["dev", app], app)["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["vault.hashicorp.com/agent-requests-cpu"] == VAULT_AGENT.cpu_request
-    assert annotations["vault.hashicorp.com/agent-requests-mem"] == VAULT_AGENT.memory_request
-    assert annotations["vault.hashicorp.com/agent-limits-cpu"] == VAULT_AGENT.cpu_limit
-    assert annotations["vault.hashicorp.com/agent-limits-mem"] == VAULT_AGENT.memory_limit
+def test_no_overlay_says_where_its_database_is(rendered, env, app):
+    # The platform's ConfigMap `database` in the namespace does (infra/meridian_infra/databases.py).
+    data = {
+        k: v for o in rendered[env, app].values() if o["kind"] == "ConfigMap" for k, v in o["data"].items()
+    }
+    assert not {"DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE"} & set(data)
 
 
 @pytest.mark.parametrize("env", ENVS)

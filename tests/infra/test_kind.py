@@ -1,6 +1,9 @@
-"""The kind config dev's cluster is created from, and the kube-proxy config for existing clusters."""
+"""The kind config dev's cluster is created from, the one decision of which cluster `auto` means, and
+the kube-proxy config for existing clusters."""
 
+import pytest
 from meridian_infra import kube_proxy
+from meridian_infra.cluster import decide_type
 from meridian_infra.kind import kind_config, render_kind_config
 from meridian_infra.spec.models import Cluster, ClusterType, IpvsScheduler, Network
 from ruamel.yaml import YAML
@@ -59,3 +62,22 @@ def test_a_different_scheduler_changes_the_rollout_stamp():
         existing, NETWORK.model_copy(update={"ipvs_scheduler": IpvsScheduler.ROUND_ROBIN})
     )
     assert before != after
+
+
+@pytest.mark.parametrize(("runtime", "decided"), [(True, ClusterType.KIND), (False, ClusterType.LOCAL)])
+def test_auto_is_kind_where_a_container_runtime_answers_else_the_local_control_plane(
+    monkeypatch, runtime, decided
+):
+    # `meridian up` (src/meridian/commands/stack.py) and the program (stack.py) both ask this function.
+    monkeypatch.setattr("meridian_infra.kind.container_runtime_available", lambda: runtime)
+    assert decide_type(ClusterType.AUTO) is decided
+    assert decide_type(ClusterType.AUTO, container_runtime=not runtime) is not decided
+
+
+@pytest.mark.parametrize("configured", [ClusterType.KIND, ClusterType.LOCAL, ClusterType.EXISTING])
+def test_a_cluster_type_named_in_the_spec_is_used_without_asking_for_a_runtime(monkeypatch, configured):
+    def probe() -> bool:
+        raise AssertionError("the container runtime was probed for a cluster type the spec names")
+
+    monkeypatch.setattr("meridian_infra.kind.container_runtime_available", probe)
+    assert decide_type(configured) is configured

@@ -72,13 +72,18 @@ def test_only_orders_may_reach_inventory(declared, env):
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_quotas_follow_the_spec_sizes(declared, env):
+def test_quotas_follow_the_sizing_of_the_apps_overlay(declared, env):
     spec, platform, recording = declared[env]
     quota = objects(recording, "ResourceQuota", "orders")[0]["spec"]["hard"]
-    size = spec.sizes[spec.apps["orders"].size]
-    assert quota["limits.memory"].endswith(size.memory_limit[-2:])
-    assert int(quota["pods"]) > spec.apps["orders"].max_replicas
+    sizing = spec.apps["orders"].sizing
+    assert quota["limits.memory"].endswith(sizing.container.memory_limit[-2:])
+    assert int(quota["pods"]) > sizing.max_replicas
     assert platform.namespaces.outputs.quotas["orders"] == quota
+    (limits,) = objects(recording, "LimitRange", "orders")
+    assert limits["spec"]["limits"][0]["max"] == {
+        "cpu": sizing.container.cpu_limit,
+        "memory": sizing.container.memory_limit,
+    }
 
 
 @pytest.mark.parametrize("env", ENVS)

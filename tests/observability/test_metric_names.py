@@ -73,7 +73,7 @@ def exported(start_stack: StartStack) -> dict[str, Exported]:
 def _queries(specs, app: str) -> list[str]:
     """Every PromQL expression of the app's rules (all environments) and dashboard."""
     exprs = [e for spec in specs.values() for e in rule_exprs(slo.rule_groups(spec, app))]
-    dashboard = json.loads(dashboards.render(app, specs["dev"].apps[app]))
+    dashboard = json.loads(dashboards.render(app))
     return exprs + list(dashboard_queries(dashboard))
 
 

@@ -6,6 +6,7 @@ alerts and compares what fires, with which labels and annotations, at each check
 
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal
 
 import pytest
@@ -95,13 +96,14 @@ def test_a_whole_second_threshold_reads_the_bucket_however_each_exporter_spells_
 
 def test_a_threshold_between_buckets_is_refused_when_the_spec_is_read(repo_root, tmp_path):
     # Refused with every other spec error (meridian validate, render, policy check, pulumi up),
-    # never halfway through declaring resources. The message itself: tests/infra/fixtures/invalid.
-    spec_file = tmp_path / "environments" / "dev" / "platform.yaml"
-    spec_file.parent.mkdir(parents=True)
-    text = (repo_root / "environments/dev/platform.yaml").read_text()
-    calls = "    calls: [inventory]\n"
-    spec_file.write_text(text.replace(calls, calls + "    slo: {latencyThreshold: 2s}\n"))
-    with pytest.raises(SpecError, match=r"apps\.orders\.slo\.latencyThreshold: 2s is not an upper bound"):
+    # never halfway through declaring resources. The message itself: tests/infra/fixtures/invalid-app.
+    shutil.copytree(repo_root / "environments" / "dev", tmp_path / "environments" / "dev")
+    for app in ("inventory", "orders"):
+        (tmp_path / "apps" / app).mkdir(parents=True)
+        shutil.copy2(repo_root / "apps" / app / "app.yaml", tmp_path / "apps" / app / "app.yaml")
+    contract = tmp_path / "apps" / "orders" / "app.yaml"
+    contract.write_text(contract.read_text().replace("latencyThreshold: 250ms", "latencyThreshold: 2s"))
+    with pytest.raises(SpecError, match=r"app\.yaml:\d+: slo\.latencyThreshold: 2s is not an upper bound"):
         load_environment(tmp_path / "environments", "dev")
 
 

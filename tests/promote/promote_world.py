@@ -1,6 +1,6 @@
 """A Meridian repository in a temporary folder, with a bare `origin`, and a controllable history.
 
-The checkout holds what promotions read and render: the apps' Kustomize bases, the three
+The checkout holds what promotions read and render: the apps' contracts and Kustomize bases, the three
 environments, the Rego policies (gate and promotion rules), the workflows, and a promotion.yaml
 of its own. Its history is written with fixed commit times, so soak times are facts of the
 history and "now" is set with MERIDIAN_NOW: nothing waits for the clock. Every version.yaml pins a
@@ -94,7 +94,7 @@ def build_template(dest: Path) -> None:
     work, origin = dest / "work", dest / "origin.git"
     git(dest, "init", "--quiet", "--bare", "--initial-branch=main", str(origin))
     work.mkdir()
-    for rel in ("Pulumi.yaml", ".gitignore", "policies/gitleaks.toml"):
+    for rel in ("Pulumi.yaml", ".gitignore", "policies/gitleaks.toml", *(f"apps/{a}/app.yaml" for a in APPS)):
         (work / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO_ROOT / rel, work / rel)
     for rel in (

@@ -7,12 +7,12 @@ import re
 
 import pytest
 from meridian_infra.cluster import ClusterAccess
+from meridian_infra.namespaces import app_namespace_objects
 from meridian_infra.offline import OFFLINE_KUBECONFIG, offline_secrets
 from meridian_infra.program import StackSecrets, declare_platform
 from meridian_infra.spec import load_environment
 from meridian_infra.vault.configuration import ttl
 from meridian_infra.vault.settings import VaultSettingsError, parse_database_admins, parse_kubernetes_api
-from ruamel.yaml import YAML
 from vault_harness import VAULT_TYPE_PREFIX, Registered, register
 
 ENVS = ["dev", "staging", "prod"]
@@ -41,13 +41,6 @@ def declared(repo_root):
         )
         runs[env] = (spec, {(r.type.removeprefix(VAULT_TYPE_PREFIX), r.name): r for r in registered})
     return runs
-
-
-def configmap_literals(path):
-    literals = {}
-    for generator in YAML(typ="safe").load(path.read_text()).get("configMapGenerator", []):
-        literals.update(item.split("=", 1) for item in generator.get("literals", []))
-    return literals
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -104,11 +97,17 @@ def test_ttls_are_whole_seconds():
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_database_connections_reach_the_host_and_database_the_app_connects_to(declared, env, repo_root):
+def test_database_connections_reach_the_host_and_database_the_app_connects_to(declared, env):
     spec, objects = declared[env]
     for app in spec.apps:
-        settings = configmap_literals(repo_root / "apps" / app / "deploy" / "kustomization.yaml")
-        settings |= configmap_literals(repo_root / "environments" / env / "apps" / app / "kustomization.yaml")
+        # What the app reads (envFrom, checked by `meridian render`): the ConfigMap the platform puts
+        # in its namespace.
+        (settings,) = [
+            o["data"]
+            for o in app_namespace_objects(spec, app)
+            if (o["kind"], o["metadata"]["name"]) == ("ConfigMap", "database")
+        ]
+        assert settings["DB_HOST"] == f"{app}-db.{env}.meridian.internal"
         connection = objects[("DatabaseConnection", app)].inputs
         assert connection["plugin_name"] == "postgresql-database-plugin"
         assert connection["allowed_roles"] == [app]

@@ -1,8 +1,10 @@
 """One Grafana dashboard per app, built with grafana-foundation-sdk and never edited by hand.
 
-The dashboard reads the objectives from the series the SLO rules record (budgets, threshold, burn
-ratios), so it carries no per-environment numbers: every environment serves the same JSON, and the
-copy committed under `apps/<app>/dashboards/` is what `make dashboards` writes and a test compares.
+The dashboard is built from the app's name alone and reads the objectives from the series the SLO
+rules record (budgets, threshold, burn ratios), so it carries no per-environment numbers and follows
+no edit of the app's contract (a new call shows in the outbound panels every app has): every
+environment serves the same JSON, and the copy committed under `apps/<app>/dashboards/` (one per app
+with a contract, apps/<app>/app.yaml) is what `make dashboards` writes and a test compares.
 
     python -m meridian_infra.observability.dashboards [--check]   # write (or compare) every app's JSON
 """
@@ -22,10 +24,9 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, DataSourceRef, VariableHide
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+from meridian_core import layout
 
 from meridian_infra.observability import slo
-from meridian_infra.spec import load_environment
-from meridian_infra.spec.models import App, EnvironmentSpec
 
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="${datasource}")
 LOKI = DataSourceRef(type_val="loki", uid="loki")  # the data source observability.py gives Grafana
@@ -121,7 +122,7 @@ def _slo_panels(app_name: str) -> list[timeseries.Panel]:
     ]
 
 
-def _traffic_panels(app_name: str, app: App) -> list[timeseries.Panel]:
+def _traffic_panels(app_name: str) -> list[timeseries.Panel]:
     handled = f"grpc_server_handled_total{_api(app_name)}"
     unary = 'grpc_type="unary"'
     buckets = f"grpc_server_handling_seconds_bucket{_api(app_name, unary)}"
@@ -153,35 +154,36 @@ def _traffic_panels(app_name: str, app: App) -> list[timeseries.Panel]:
             ),
         ),
     ]
-    if app.calls:
-        # The client metrics carry the callee's service; the caller's namespace says whose calls they are.
-        calls = f'{{namespace="{app_name}"}}'
-        panels += [
-            _graph(
-                "Outbound calls by method and code",
-                f"Calls {app_name} makes to {', '.join(app.calls)}, per second.",
-                "reqps",
-                _refs(
-                    (
-                        "sum by (grpc_method, grpc_code) "
-                        f"(rate(grpc_client_handled_total{calls}[{RATE_WINDOW}]))",
-                        "{{grpc_method}} {{grpc_code}}",
-                    )
-                ),
+    # The client metrics carry the callee's service; the caller's namespace says whose calls they are.
+    # Every app has these panels (empty while it calls no other app), so the apps it calls, which its
+    # contract names, are written there alone.
+    calls = f'{{namespace="{app_name}"}}'
+    panels += [
+        _graph(
+            "Outbound calls by method and code",
+            f"Calls {app_name} makes to other apps (its contract's calls), per second.",
+            "reqps",
+            _refs(
+                (
+                    "sum by (grpc_method, grpc_code) "
+                    f"(rate(grpc_client_handled_total{calls}[{RATE_WINDOW}]))",
+                    "{{grpc_method}} {{grpc_code}}",
+                )
             ),
-            _graph(
-                "Outbound call latency p99",
-                "Time until each outbound call's answer, as the caller saw it.",
-                "s",
-                _refs(
-                    (
-                        "histogram_quantile(0.99, sum by (le, grpc_method) "
-                        f"(rate(grpc_client_handling_seconds_bucket{calls}[{RATE_WINDOW}])))",
-                        "{{grpc_method}}",
-                    )
-                ),
+        ),
+        _graph(
+            "Outbound call latency p99",
+            "Time until each outbound call's answer, as the caller saw it.",
+            "s",
+            _refs(
+                (
+                    "histogram_quantile(0.99, sum by (le, grpc_method) "
+                    f"(rate(grpc_client_handling_seconds_bucket{calls}[{RATE_WINDOW}])))",
+                    "{{grpc_method}}",
+                )
             ),
-        ]
+        ),
+    ]
     return panels
 
 
@@ -226,11 +228,11 @@ def _logs_panel(app_name: str) -> logs.Panel:
     )
 
 
-def build(app_name: str, app: App) -> dict[str, Any]:
+def build(app_name: str) -> dict[str, Any]:
     """The dashboard of one app as Grafana's JSON model."""
     sections: list[tuple[str, list[Any]]] = [
         ("Service level objectives", _slo_panels(app_name)),
-        ("Traffic and latency", _traffic_panels(app_name, app)),
+        ("Traffic and latency", _traffic_panels(app_name)),
         ("Builds and logs", [_builds_panel(app_name), _logs_panel(app_name)]),
     ]
     builder = (
@@ -264,35 +266,19 @@ def build(app_name: str, app: App) -> dict[str, Any]:
     return model
 
 
-def render(app_name: str, app: App) -> str:
+def render(app_name: str) -> str:
     """The dashboard as the text committed to the repository and shipped in the ConfigMap."""
-    return json.dumps(build(app_name, app), indent=2, sort_keys=True) + "\n"
-
-
-class DashboardDrift(RuntimeError):
-    """An app's dashboard would differ between environments, so no single committed copy fits."""
+    return json.dumps(build(app_name), indent=2, sort_keys=True) + "\n"
 
 
 def committed_path(root: Path, app_name: str) -> Path:
-    return root / "apps" / app_name / "dashboards" / f"{app_name}.json"
+    return root / layout.app_path(app_name) / "dashboards" / f"{app_name}.json"
 
 
-def render_all(environments_dir: Path) -> dict[str, str]:
-    """Every app's dashboard text, checked to be the same in every environment that runs the app."""
-    by_app: dict[str, dict[str, str]] = {}
-    for spec_file in sorted(environments_dir.glob("*/platform.yaml")):
-        spec: EnvironmentSpec = load_environment(environments_dir, spec_file.parent.name)
-        for app_name, app in spec.apps.items():
-            by_app.setdefault(app_name, {})[spec.name] = render(app_name, app)
-    rendered = {}
-    for app_name, texts in sorted(by_app.items()):
-        if len(set(texts.values())) > 1:
-            raise DashboardDrift(
-                f"{app_name}'s dashboard differs between environments {', '.join(sorted(texts))}; "
-                "dashboards must read environment differences from recorded series, not from the spec"
-            )
-        rendered[app_name] = next(iter(texts.values()))
-    return rendered
+def render_all(root: Path) -> dict[str, str]:
+    """The dashboard text of every app of the checkout at `root` that has a contract."""
+    contracts = sorted(layout.Repo(root).apps_dir.glob(f"*/{layout.CONTRACT_FILE}"))
+    return {path.parent.name: render(path.parent.name) for path in contracts}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -303,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 if stale")
     args = parser.parse_args(argv)
     stale = []
-    for app_name, text in render_all(args.root / "environments").items():
+    for app_name, text in render_all(args.root).items():
         path = committed_path(args.root, app_name)
         if args.check:
             if not path.is_file() or path.read_text(encoding="utf-8") != text:

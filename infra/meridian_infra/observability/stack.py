@@ -490,7 +490,7 @@ def dashboard_config_map(spec: EnvironmentSpec, app_name: str) -> Manifest:
         f"dashboard-{app_name}",
         NAMESPACE,
         labels={DASHBOARD_LABEL: "1", TEAM_LABEL: spec.apps[app_name].team},
-        data={f"{app_name}.json": dashboards.render(app_name, spec.apps[app_name])},
+        data={f"{app_name}.json": dashboards.render(app_name)},
     )
 
 

@@ -1,13 +1,22 @@
-"""Typed model of `environments/<env>/platform.yaml`: what one environment's platform looks like.
+"""Typed models of what an environment is made of.
 
-Keys are camelCase, as in Kubernetes objects. Every model forbids unknown keys so that a typo is an
-error with a suggestion instead of a silently ignored setting.
+- `PlatformSpec`: `environments/<env>/platform.yaml`, what one environment's platform looks like;
+- `AppContract`: `apps/<app>/app.yaml`, an app's contract with the platform, the same in every
+  environment (team, ports, calls, SLO, database, Vault Agent);
+- `Sizing`: what the platform reads of an app's overlay, `environments/<env>/apps/<app>/settings.yaml`
+  (replicas, autoscaling bounds, the app container's resources), which Argo CD applies as it is;
+- `EnvironmentSpec`: the three together, what the platform program declares from (spec/loader.py).
+
+Keys are camelCase, as in Kubernetes objects. Every model of a file Meridian owns forbids unknown keys
+so that a typo is an error with a suggestion instead of a silently ignored setting.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
@@ -159,7 +168,7 @@ class ChartOverride(Model):
 
 
 class ContainerSize(Model):
-    """Per-container resources of one t-shirt size; app namespaces' limit ranges and quotas derive from it."""
+    """A container's requests and limits; an app's namespace's limit range and quota derive from its own."""
 
     cpu_request: Quantity
     memory_request: Quantity
@@ -184,14 +193,77 @@ class Slo(Model):
     latency_target: Annotated[float, Field(gt=50, lt=100)] = 99.0  # % of requests under the threshold
 
 
-class App(Model):
-    team: DnsLabel
-    size: DnsLabel
-    max_replicas: Annotated[int, Field(ge=1, le=100)]
-    calls: list[DnsLabel] = Field(default_factory=list, description="apps this app sends gRPC calls to")
-    grpc_port: Port = 50051
-    metrics_port: Port = 9090
+class Ports(Model):
+    """The container ports the platform's network policies open: gRPC to the app's callers, metrics to
+    Prometheus. The Deployment's containerPorts named grpc and metrics carry the same numbers."""
+
+    grpc: Port = 50051
+    metrics: Port = 9090
+
+
+class Database(Model):
+    name: DnsLabel = Field(description="the app's PostgreSQL database, whose owner role has the same name")
+
+
+class AppContract(Model):
+    """An app's contract with the platform: the file `apps/<app>/app.yaml`, the same in every environment."""
+
+    team: DnsLabel = Field(
+        description="the team that owns the app: its namespace, alerts and dashboard say so"
+    )
+    ports: Ports = Field(default_factory=Ports)
+    calls: list[DnsLabel] = Field(
+        default_factory=list,
+        description="apps this app sends gRPC calls to: the network policies let it reach them, and only "
+        "the apps that name an app here reach it",
+    )
     slo: Slo = Field(default_factory=Slo)
+    database: Database | None = Field(
+        None,
+        description="a PostgreSQL database: the platform tells the app where it is (the ConfigMap "
+        "`database` in its namespace) and Vault issues its users",
+    )
+    vault_agent: bool = Field(
+        False,
+        description="the app's pods carry the Vault Agent (vault.hashicorp.com/agent-inject in its "
+        "Deployment): Vault gets a role and policy for the app, its namespace may reach Vault and its "
+        "quota counts the agent",
+    )
+
+    @model_validator(mode="after")
+    def _database_users_come_through_the_agent(self) -> AppContract:
+        if self.database is not None and not self.vault_agent:
+            raise ValueError(
+                "database needs vaultAgent: true (the app's database users come from Vault, through "
+                "the agent)"
+            )
+        return self
+
+
+class Sizing(Model):
+    """An app's overlay (settings.yaml) as the platform reads it: its quota and limit range derive from it."""
+
+    replicas: Annotated[int, Field(ge=1, le=100)]
+    min_replicas: Annotated[int, Field(ge=1, le=100)]
+    max_replicas: Annotated[int, Field(ge=1, le=100)]
+    container: ContainerSize  # the app container's requests and limits
+
+    @model_validator(mode="after")
+    def _replicas_within_bounds(self) -> Sizing:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"minReplicas {self.min_replicas} is above maxReplicas {self.max_replicas}")
+        if not self.min_replicas <= self.replicas <= self.max_replicas:
+            raise ValueError(
+                f"replicas {self.replicas} is outside the autoscaler's bounds "
+                f"{self.min_replicas}..{self.max_replicas}"
+            )
+        return self
+
+
+class App(AppContract):
+    """One app in one environment: its contract and the sizing of its overlay there."""
+
+    sizing: Sizing
 
 
 class PlatformNamespace(Model):
@@ -306,41 +378,20 @@ class Observability(Model):
     loki: Loki
 
 
-class EnvironmentSpec(Model):
-    """One environment: the file `environments/<name>/platform.yaml`."""
+class PlatformSpec(Model):
+    """One environment's platform: the file `environments/<name>/platform.yaml`."""
 
     name: DnsLabel
     cluster: Cluster
     network: Network
     argocd: ArgoCD
-    sizes: dict[DnsLabel, ContainerSize]
-    apps: dict[DnsLabel, App]
     platform_namespaces: dict[DnsLabel, PlatformNamespace]
     vault: Vault
     observability: Observability
     charts: dict[str, ChartOverride] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _apps_refer_to_known_names(self) -> EnvironmentSpec:
-        for name, app in self.apps.items():
-            if app.size not in self.sizes:
-                raise ValueError(
-                    f"apps.{name}.size {app.size!r} is not one of sizes: {', '.join(self.sizes)}"
-                )
-            for target in app.calls:
-                if target not in self.apps:
-                    raise ValueError(
-                        f"apps.{name}.calls names {target!r}, which is not an app of this environment"
-                    )
-                if target == name:
-                    raise ValueError(f"apps.{name}.calls names the app itself")
-        clash = set(self.apps) & set(self.platform_namespaces)
-        if clash:
-            raise ValueError(f"{', '.join(sorted(clash))}: both an app and a platform namespace")
-        return self
-
-    @model_validator(mode="after")
-    def _platform_namespaces_present(self) -> EnvironmentSpec:
+    def _platform_namespaces_present(self) -> PlatformSpec:
         missing = [n for n in REQUIRED_PLATFORM_NAMESPACES if n not in self.platform_namespaces]
         if missing:
             raise ValueError(
@@ -349,8 +400,52 @@ class EnvironmentSpec(Model):
         return self
 
     @model_validator(mode="after")
-    def _charts_are_pinned_ones(self) -> EnvironmentSpec:
+    def _charts_are_pinned_ones(self) -> PlatformSpec:
         for key in self.charts:
             if key not in CHARTS:
                 raise ValueError(f"charts.{key} is not a chart of the platform (charts: {', '.join(CHARTS)})")
+        return self
+
+
+@dataclass(frozen=True)
+class AppProblem:
+    """Something wrong between apps of one environment, found in `app`'s contract at `field`."""
+
+    app: str
+    field: list[str]
+    message: str
+
+
+def app_problems(apps: Mapping[str, AppContract], platform_namespaces: Iterable[str]) -> list[AppProblem]:
+    """What is wrong between an environment's apps: calls to apps it does not run, and names taken."""
+    problems = []
+    reserved = set(platform_namespaces)
+    for name, app in apps.items():
+        for index, target in enumerate(app.calls):
+            if target == name:
+                problems.append(AppProblem(name, ["calls", str(index)], "names the app itself"))
+            elif target not in apps:
+                problems.append(
+                    AppProblem(
+                        name,
+                        ["calls", str(index)],
+                        f"names {target!r}, which does not run in this environment "
+                        f"(its apps: {', '.join(sorted(apps))})",
+                    )
+                )
+        if name in reserved:
+            problems.append(AppProblem(name, [], f"{name} is both an app and a platform namespace"))
+    return problems
+
+
+class EnvironmentSpec(PlatformSpec):
+    """One environment: its platform and, by name, every app that runs in it (one per overlay folder)."""
+
+    apps: dict[DnsLabel, App] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _apps_fit_together(self) -> EnvironmentSpec:
+        problems = app_problems(self.apps, self.platform_namespaces)
+        if problems:
+            raise ValueError("; ".join(f"apps.{'.'.join([p.app, *p.field])}: {p.message}" for p in problems))
         return self

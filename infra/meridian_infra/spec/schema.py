@@ -1,4 +1,5 @@
-"""The JSON Schema of the environment spec, for editors (`python -m meridian_infra.spec.schema`)."""
+"""The JSON Schemas of the files editors validate (`python -m meridian_infra.spec.schema [platform|app]`):
+environments/platform.schema.json for platform.yaml, apps/app.schema.json for each app's app.yaml."""
 
 from __future__ import annotations
 
@@ -6,19 +7,30 @@ import json
 import sys
 from typing import Any
 
-from meridian_infra.spec.models import EnvironmentSpec
+from pydantic import BaseModel
+
+from meridian_infra.spec.models import AppContract, PlatformSpec
 
 SCHEMA_ID = "https://meridian.dev/schemas/platform.schema.json"
+CONTRACT_SCHEMA_ID = "https://meridian.dev/schemas/app.schema.json"
+SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
+    "platform": (PlatformSpec, SCHEMA_ID),
+    "app": (AppContract, CONTRACT_SCHEMA_ID),
+}
 
 
-def environment_schema() -> dict[str, Any]:
-    schema = EnvironmentSpec.model_json_schema(by_alias=True, mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+def schema(kind: str = "platform") -> dict[str, Any]:
+    model, schema_id = SCHEMAS[kind]
+    body = model.model_json_schema(by_alias=True, mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": schema_id, **body}
 
 
-def schema_text() -> str:
-    return json.dumps(environment_schema(), indent=2, sort_keys=True) + "\n"
+def schema_text(kind: str = "platform") -> str:
+    return json.dumps(schema(kind), indent=2, sort_keys=True) + "\n"
 
 
 if __name__ == "__main__":
-    sys.stdout.write(schema_text())
+    kind = sys.argv[1] if len(sys.argv) > 1 else "platform"
+    if kind not in SCHEMAS:
+        sys.exit(f"usage: python -m meridian_infra.spec.schema [{'|'.join(SCHEMAS)}]")
+    sys.stdout.write(schema_text(kind))

@@ -1,11 +1,13 @@
 """What Vault holds for the platform, declared object by object (see objects.py for the resources).
 
 - `secret/`: KV version 2, where teams keep each app's static secrets under `apps/<app>/`.
-- `kubernetes/`: the Kubernetes auth method, and per app a role `<app>` that only the service account
-  `<app>` in the namespace `<app>` can log in to, receiving the policy `<app>`.
-- per app a policy `<app>`: read `database/creds/<app>` and `secret/data/apps/<app>/*`, nothing else.
-- `database/`: per app a connection to the app's PostgreSQL and a role `<app>` whose credentials live
-  as long as `vault.databaseCredentials` says.
+- `kubernetes/`: the Kubernetes auth method, and per app whose pods carry the Vault Agent (its
+  contract's `vaultAgent`) a role `<app>` that only the service account `<app>` in the namespace
+  `<app>` can log in to, receiving the policy `<app>`.
+- per such app a policy `<app>`: read `database/creds/<app>` and `secret/data/apps/<app>/*`, nothing else.
+- `database/`: per app with a database (its contract's `database`) a connection to the app's PostgreSQL
+  (databases.py: where it is) and a role `<app>` whose credentials live as long as
+  `vault.databaseCredentials` says.
 
 The Vault Agent beside each app pod (annotations in apps/<app>/deploy/deployment.yaml) logs in with
 the role and renders `database/creds/<app>` into /vault/secrets/db.json. docs/vault.md has the rest.
@@ -16,10 +18,10 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pulumi
 
+from meridian_infra.databases import DatabaseTarget, database_targets
 from meridian_infra.spec.models import EnvironmentSpec
 from meridian_infra.vault.objects import (
     AuthMount,
@@ -35,8 +37,9 @@ from meridian_infra.vault.policies import AUTH_MOUNT, DATABASE_MOUNT, KV_MOUNT, 
 from meridian_infra.vault.release import VaultRelease
 from meridian_infra.vault.settings import VaultConnection, VaultSettingsError
 
+__all__ = ["DatabaseTarget", "VaultConfiguration", "declare_vault_configuration", "ttl"]
+
 DATABASE_PLUGIN = "postgresql-database-plugin"
-DATABASE_PORT = 5432
 
 
 def creation_statements(owner: str) -> list[str]:
@@ -54,34 +57,6 @@ REVOCATION_STATEMENTS = [
     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';",
     'DROP ROLE IF EXISTS "{{name}}";',
 ]
-
-
-@dataclass(frozen=True)
-class DatabaseTarget:
-    """One app's PostgreSQL as Vault reaches it: the same host and database the app connects to."""
-
-    host: str
-    database: str
-    owner: str  # the role that owns the app's schema; every issued user is a member of it
-    port: int = DATABASE_PORT
-    sslmode: str = "require"  # as the apps' DB_SSLMODE
-
-    def connection_url(self) -> str:
-        return (
-            f"postgresql://{{{{username}}}}:{{{{password}}}}@{self.host}:{self.port}/{self.database}"
-            f"?sslmode={self.sslmode}"
-        )
-
-
-def database_host(environment: str, app: str) -> str:
-    """The DB_HOST the app's overlay sets in environments/<env>/apps/<app>/."""
-    return f"{app}-db.{environment}.meridian.internal"
-
-
-def database_targets(spec: EnvironmentSpec) -> dict[str, DatabaseTarget]:
-    return {
-        app: DatabaseTarget(host=database_host(spec.name, app), database=app, owner=app) for app in spec.apps
-    }
 
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
@@ -106,7 +81,8 @@ class VaultConfiguration(pulumi.ComponentResource):
     ) -> None:
         if connection.token is None:
             raise VaultSettingsError("meridian:vaultToken is not set")
-        missing = [app for app in spec.apps if app not in connection.database_admins]
+        targets = dict(databases) if databases is not None else database_targets(spec)
+        missing = [app for app in targets if app not in connection.database_admins]
         if missing:
             raise VaultSettingsError(
                 f"meridian:vaultDatabaseAdmins has no entry for {', '.join(missing)}: Vault needs a database "
@@ -115,7 +91,6 @@ class VaultConfiguration(pulumi.ComponentResource):
                 "docs/vault.md says which privileges the role needs"
             )
         super().__init__("meridian:platform:VaultConfiguration", "vault-configuration", None, opts)
-        targets = databases if databases is not None else database_targets(spec)
         address, token, ca_cert = connection.address, connection.token, connection.ca_cert
 
         def declare(
@@ -182,8 +157,7 @@ class VaultConfiguration(pulumi.ComponentResource):
         self.database_connections: dict[str, pulumi.CustomResource] = {}
         self.database_roles: dict[str, pulumi.CustomResource] = {}
         credentials = spec.vault.database_credentials
-        for app in spec.apps:
-            admin, target = connection.database_admins[app], targets[app]
+        for app in (name for name, contract in spec.apps.items() if contract.vault_agent):
             self.policies[app] = declare(Policy, app, {"name": app, "policy": app_policy(app)})
             self.auth_roles[app] = declare(
                 KubernetesAuthRole,
@@ -197,6 +171,8 @@ class VaultConfiguration(pulumi.ComponentResource):
                 },
                 [self.auth_config],
             )
+        for app, target in targets.items():
+            admin = connection.database_admins[app]
             self.database_connections[app] = declare(
                 DatabaseConnection,
                 app,

@@ -109,6 +109,13 @@ def helm_values(spec: EnvironmentSpec, server_config: pulumi.Input[str]) -> dict
             "metrics": {"enabled": True},
             "resources": sizing.resources(sizing.CONTROLLER),
             "securityContext": security,
+            # Every agent's requests and limits: the apps' quotas count the same (namespaces.py).
+            "agentDefaults": {
+                "cpuRequest": sizing.VAULT_AGENT.cpu_request,
+                "cpuLimit": sizing.VAULT_AGENT.cpu_limit,
+                "memRequest": sizing.VAULT_AGENT.memory_request,
+                "memLimit": sizing.VAULT_AGENT.memory_limit,
+            },
             # Only app pods get an agent; the cluster's side of a call that gets no answer is
             # decided per environment (admission.py).
             "webhook": {

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from meridian_core.errors import InputError
-from meridian_core.layout import Repo
+from meridian_core.layout import LOCAL_CLUSTER_ENV, LOCAL_KUBECONFIG, Repo
 
-STATE_DIR_ENV = "MERIDIAN_CLUSTER_DIR"
+STATE_DIR_ENV = LOCAL_CLUSTER_ENV
 PORT_BASE_ENV = "MERIDIAN_CLUSTER_PORT_BASE"
 ADMISSION_OFFSET = 13
 # A base leaves room for the ports above it and stays out of the ephemeral range's upper end.
@@ -100,7 +100,7 @@ class ClusterDir:
     @property
     def kubeconfig(self) -> Path:
         """The admin kubeconfig: what users, kubectl and the Pulumi program use."""
-        return self.root / "kubeconfig"
+        return self.root / LOCAL_KUBECONFIG
 
     @property
     def settings_file(self) -> Path:
@@ -136,7 +136,4 @@ class ClusterDir:
 
 
 def cluster_dir(repo: Repo) -> ClusterDir:
-    override = os.environ.get(STATE_DIR_ENV, "").strip()
-    # Absolute, because processes are recognised by this path in their command line.
-    root = Path(override).expanduser().resolve() if override else repo.local_dir.resolve() / "cluster"
-    return ClusterDir(root)
+    return ClusterDir(repo.local_cluster_dir)

@@ -96,14 +96,13 @@ def _local_cluster(repo: Repo, env: str) -> LocalCluster | None:
     """The local control plane env runs on, or None where its cluster is kind or an existing one."""
     spec = load_spec(repo, env)
     # Imported here: the kind probe and the cluster manager are only needed for clusters we run.
-    from meridian_infra.kind import container_runtime_available  # noqa: PLC0415
+    from meridian_infra.cluster import decide_type  # noqa: PLC0415
     from meridian_infra.spec.models import ClusterType  # noqa: PLC0415
 
     from meridian.cluster import LocalCluster  # noqa: PLC0415
 
-    wanted = spec.cluster.type
-    if wanted is ClusterType.AUTO:
-        wanted = ClusterType.KIND if container_runtime_available() else ClusterType.LOCAL
+    # The same decision the program makes when `pulumi up` runs it (meridian_infra.cluster).
+    wanted = decide_type(spec.cluster.type)
     return LocalCluster(repo) if wanted is ClusterType.LOCAL else None
 
 

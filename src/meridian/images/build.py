@@ -24,7 +24,7 @@ from typing import Any
 
 from meridian_core.errors import InputError, RefusedError
 from meridian_core.git import Git
-from meridian_core.layout import Repo
+from meridian_core.layout import Repo, app_path
 from meridian_core.snapshot import Revision
 
 from meridian import toolchain
@@ -52,7 +52,7 @@ ORDERS_BINARY = "orders"  # in the app layer
 ORDERS_PACKAGE = "./cmd/orders"
 GO_ENV = {"CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": "amd64", "GOAMD64": "v1", "GOFLAGS": ""}
 SITE_PACKAGES = "opt/app"  # in the site layer: the locked wheels, without their console scripts (bin/)
-INVENTORY_SOURCE = "apps/inventory/src/meridian_inventory"
+INVENTORY_SOURCE = f"{app_path('inventory')}/src/meridian_inventory"
 INVENTORY_PACKAGE = "opt/app/meridian_inventory"  # in the app layer
 
 
@@ -85,7 +85,7 @@ def export_source(git: Git, rev: str, dest: Path, app: str) -> Source:
     if app not in APPS:
         raise InputError(f"no image recipe for {app!r}", hint=f"apps with images: {', '.join(APPS)}")
     snapshot = Revision(git, rev)
-    snapshot.export(f"apps/{app}", dest / "apps" / app)
+    snapshot.export(app_path(app), dest / app_path(app))
     for rel in WORKSPACE_FILES:
         data = snapshot.read(rel)
         if data is not None:
@@ -161,9 +161,10 @@ def _layers(work: Path, request: Request) -> list[tuple[Path, str]]:
 
 def _base(repo: Repo, source: Source, app: str, folder: Path) -> None:
     """Debian's files from the app's lock, the accounts, the CA bundle, /tmp (debian.make_base)."""
-    lock = source.root / "apps" / app / "debian-packages.lock"
+    lock_path = f"{app_path(app)}/debian-packages.lock"
+    lock = source.root / lock_path
     if not lock.is_file():
-        raise InputError(f"apps/{app}/debian-packages.lock is missing at {source.revision[:10]}")
+        raise InputError(f"{lock_path} is missing at {source.revision[:10]}")
     try:
         debian.make_base(lock, folder, repo.local_dir / "images" / "debs")
     except debian.DebianError as exc:
@@ -191,7 +192,7 @@ def go_build_command(version: str, revision: str, output: str) -> list[str]:
 
 
 def _orders(repo: Repo, source: Source, request: Request, work: Path) -> Layers:
-    app_dir = source.root / "apps" / "orders"
+    app_dir = source.root / app_path("orders")
     (base, _), (top, _) = folders = _layers(work, request)
     _base(repo, source, "orders", base)
     top.mkdir()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from meridian_core.layout import Repo
+from meridian_infra.spec import environment_files
 
 # The kinds rules look at across the environment: namespaces (which exist, which tier, which
 # environment) and the network policies in them.
@@ -23,15 +24,19 @@ CONTEXT_KINDS = frozenset({"Namespace", "NetworkPolicy"})
 def environment_context(repo: Repo, env: str) -> list[dict[str, Any]] | None:
     """The environment's platform namespaces and NetworkPolicies; None for an environment the
     repository does not declare (the rules then judge only what they are shown)."""
-    spec_file = repo.environment_dir(env) / "platform.yaml"
-    if not spec_file.is_file():
+    if not repo.spec_file(env).is_file():
         return None
-    return list(_rendered(repo.root, env, spec_file.stat().st_mtime_ns))
+    stamps = tuple(
+        (str(f), f.stat().st_mtime_ns if f.is_file() else 0)
+        for f in environment_files(repo.environments_dir, env)
+    )
+    return list(_rendered(repo.root, env, stamps))
 
 
 @lru_cache(maxsize=8)
-def _rendered(root: Path, env: str, _mtime: int) -> tuple[dict[str, Any], ...]:
-    """Rendered once per process and spec version: the fixtures of a test run share it."""
+def _rendered(root: Path, env: str, _files: tuple[tuple[str, int], ...]) -> tuple[dict[str, Any], ...]:
+    """Rendered once per process and version of the environment's files (its spec, its apps'
+    contracts and settings): the fixtures of a test run share it."""
     # Imported here: the Pulumi program is only loaded when an environment's context is needed.
     from meridian_infra.offline import record_platform  # noqa: PLC0415
 

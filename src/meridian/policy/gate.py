@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from meridian_core.layout import Repo
+from meridian_core.layout import Rendered, Repo
 
 from meridian.policy import checkov_scan, manifests, rego, secret_scan
 from meridian.policy.context import environment_context
@@ -74,7 +74,7 @@ def repository_files(repo: Repo) -> list[Path]:
     """Dockerfiles of the apps and the GitHub workflows: checkov's part beyond the manifests."""
     dockerfiles = [
         p
-        for p in sorted((repo.root / "apps").rglob("*Dockerfile*"))
+        for p in sorted(repo.apps_dir.rglob("*Dockerfile*"))
         if p.is_file()
         and _is_dockerfile(p.name)
         and not any(part.startswith(".") for part in p.relative_to(repo.root).parts)
@@ -192,7 +192,7 @@ def _chart_objects(parsed: manifests.Manifests, targets: list[_Target]) -> dict[
     """Objects under each environment's platform/charts/ folder (what `meridian render` wrote there)."""
     counts: dict[str, int] = {}
     for t in targets:
-        folders = [(p / "platform" / "charts").resolve() for p in t.paths if p.is_dir()]
+        folders = [Rendered(p).charts.resolve() for p in t.paths if p.is_dir()]
         if t.environment is None or not any(f.is_dir() for f in folders):
             continue
         counts[t.environment] = sum(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from meridian_core.errors import InputError, RefusedError
-from meridian_core.layout import Repo
+from meridian_core.layout import GATE_POLICIES, Repo
 
 from meridian import toolchain
 from meridian.policy.model import Exemption, Finding, ObjectRef, Severity
@@ -45,7 +45,7 @@ class RawExemption:
 
 
 def policy_dir(repo: Repo) -> Path:
-    return repo.policies_dir / "rego"
+    return repo.path(GATE_POLICIES)
 
 
 def conftest_command(

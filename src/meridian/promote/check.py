@@ -13,7 +13,6 @@ digest is in the registry and signed by the release key as committed at BASE (ME
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Any
 from meridian_core.errors import InputError
 from meridian_core.exitcodes import ExitCode
 from meridian_core.git import Git
-from meridian_core.layout import Repo
+from meridian_core.layout import ENVIRONMENTS_DIR, Repo, version_file_of
 from meridian_core.snapshot import Revision, version_path
 
 from meridian import environment_gate
@@ -37,8 +36,6 @@ from meridian.promote.rules import POLICY_DIR, Denial, evaluate
 from meridian.promote.state import holds_path, read_holds, read_lock
 from meridian.promote.versions import Pin, read_pin, without_version_fields
 from meridian.promote.workspace import worktree
-
-_VERSION_FILE = re.compile(r"^environments/(?P<env>[^/]+)/apps/(?P<app>[^/]+)/version\.yaml$")
 
 
 @dataclass
@@ -115,18 +112,16 @@ def check(
     changed = [
         (status, path)
         for status, path in git.changed_files(merge_base, head)
-        if path.startswith("environments/")
+        if path.startswith(f"{ENVIRONMENTS_DIR}/")
     ]
     changes = [
-        _Change(m["env"], m["app"])
-        for status, path in changed
-        if status == "M" and (m := _VERSION_FILE.match(path))
+        _Change(*pair) for status, path in changed if status == "M" and (pair := version_file_of(path))
     ]
     if not changes:
         what = (
-            f"{len(changed)} file(s) under environments/ change, no app's version"
+            f"{len(changed)} file(s) under {ENVIRONMENTS_DIR}/ change, no app's version"
             if changed
-            else "nothing under environments/ changes"
+            else f"nothing under {ENVIRONMENTS_DIR}/ changes"
         )
         report.notes.append(f"not a promotion: {what}")
         return report

@@ -12,13 +12,14 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from meridian_core.errors import InputError
+from meridian_core.layout import environment_file, spec_path
 from meridian_core.snapshot import Snapshot
 from meridian_core.yamlmodel import load_model
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from meridian.promote.clock import parse_duration
 
-PROMOTION_FILE = "environments/promotion.yaml"
+PROMOTION_FILE = environment_file("promotion.yaml")
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEK_TIME = re.compile(r"^(?P<day>[A-Za-z]{3})[a-z]*\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})$")
@@ -188,8 +189,8 @@ def load_config(snapshot: Snapshot) -> PromotionConfig:
         )
     config = load_model(PromotionConfig, raw.decode(), where, hint="see docs/promotions.md for the format")
     for env in config.order:
-        if not snapshot.exists(f"environments/{env}/platform.yaml"):
-            raise InputError(f"{where}: order names {env!r}, but environments/{env}/platform.yaml is missing")
+        if not snapshot.exists(spec_path(env)):
+            raise InputError(f"{where}: order names {env!r}, but {spec_path(env)} is missing")
     apps = {app for env in config.order for app in snapshot.apps(env)}
     for name, members in config.bundles.items():
         if name in apps:

@@ -19,7 +19,7 @@ from typing import Any
 
 from meridian_core.errors import ConflictError, InputError, MeridianError
 from meridian_core.git import Git
-from meridian_core.layout import Repo
+from meridian_core.layout import ENVIRONMENTS_DIR, POLICIES_DIR, Repo, base_path, contract_path
 from meridian_core.snapshot import Revision, version_path
 
 from meridian import environment_gate
@@ -39,7 +39,12 @@ Say = Callable[[str], None]
 
 # The inputs of a promotion (environments, rules, the apps' Kustomize bases): a change there that is
 # not committed would not be what gets judged. Elsewhere (an app's build output, notes) it may stay.
-RELEVANT_PATHS = ("environments", "policies", ":(glob)apps/*/deploy/**")
+RELEVANT_PATHS = (
+    ENVIRONMENTS_DIR,
+    POLICIES_DIR,
+    f":(glob){base_path('*')}/**",
+    f":(glob){contract_path('*')}",
+)
 
 
 def _quiet(_: str) -> None:
@@ -198,7 +203,7 @@ def _ignored_by_plan(dirty: list[str], shown: str) -> list[str]:
     lines = [f"this plan judges HEAD, as `promote` would; it ignores {count} uncommitted change(s): {shown}"]
     for path in dirty:
         name = Path(path).name
-        if name in ("lock.yaml", "holds.yaml") and path.startswith("environments/"):
+        if name in ("lock.yaml", "holds.yaml") and path.startswith(f"{ENVIRONMENTS_DIR}/"):
             kind = "lock" if name == "lock.yaml" else "holds"
             lines.append(f"{path} is not committed: the plan does not see this {kind}; commit it to count")
     return lines
@@ -471,7 +476,7 @@ def _build(ctx: Context, unit: Unit, *, commit: bool) -> _Built:
                 target.write_bytes(data)
         options.say(f"rendering {unit.env} and running the policy gate ({', '.join(options.checkers)})")
         report = environment_gate.check_environment(tree, unit.env, checkers=options.checkers)
-        after = {app: (tree.build_dir / unit.env / "apps" / f"{app}.yaml").read_text() for app in unit.apps}
+        after = {app: tree.rendered(unit.env).app_file(app).read_text() for app in unit.apps}
         diff = "".join(rendered_diff(unit.env, app, before[app], after[app]) for app in unit.apps)
         verdict = GateVerdict.of(report)
         denials = _evaluate(ctx, [unit], verdict)[0]

@@ -7,12 +7,12 @@ import os
 import re
 
 from meridian_core.errors import InputError
-from meridian_core.layout import ENVIRONMENTS
+from meridian_core.layout import ENVIRONMENTS, environment_file
 from meridian_core.snapshot import Snapshot
 from meridian_core.yamlmodel import load_model
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-IMAGES_FILE = "environments/images.yaml"
+IMAGES_FILE = environment_file("images.yaml")
 REGISTRY_VARIABLE = "MERIDIAN_REGISTRY"
 PUBLIC_KEY_VARIABLE = "MERIDIAN_SIGNING_PUBLIC_KEY"
 PUBLIC_KEY_EXAMPLE = "policies/signing/release.pub"

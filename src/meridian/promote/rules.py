@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from meridian_core.errors import RefusedError
-from meridian_core.layout import Repo
+from meridian_core.layout import PROMOTION_POLICIES, Repo
 
 from meridian import toolchain
 
-POLICY_DIR = "policies/promotion"
+POLICY_DIR = PROMOTION_POLICIES
 NAMESPACE = "meridian.promotion"
 
 

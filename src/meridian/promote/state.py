@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from io import StringIO
 
+from meridian_core.layout import environment_path
 from meridian_core.snapshot import Snapshot
 from meridian_core.yamlmodel import load_model
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,11 +22,11 @@ from meridian.promote.clock import iso
 
 
 def lock_path(env: str) -> str:
-    return f"environments/{env}/lock.yaml"
+    return f"{environment_path(env)}/lock.yaml"
 
 
 def holds_path(env: str) -> str:
-    return f"environments/{env}/holds.yaml"
+    return f"{environment_path(env)}/holds.yaml"
 
 
 class Lock(BaseModel):

@@ -19,20 +19,20 @@ from meridian.render.apps import render_apps
 
 def render_environment(repo: Repo, env: str, *, apps: bool = True, platform: bool = True) -> Path:
     spec = load_spec(repo, env)
-    out = repo.build_dir / env
+    out = repo.rendered(env)
     if apps:
-        shutil.rmtree(out / "apps", ignore_errors=True)
-        render_apps(repo, env, out / "apps")
+        shutil.rmtree(out.apps, ignore_errors=True)
+        render_apps(repo, env, out.apps, spec)
     if platform:
         # Imported here: loading the Pulumi SDKs takes seconds that commands not rendering
         # the platform should not pay.
         from meridian.render.platform import render_platform  # noqa: PLC0415
 
-        crds = repo.build_dir / "crds" / env
-        shutil.rmtree(out / "platform", ignore_errors=True)
+        crds = repo.rendered_crds(env)
+        shutil.rmtree(out.platform, ignore_errors=True)
         shutil.rmtree(crds, ignore_errors=True)
-        render_platform(spec, out / "platform", charts_from=repo, crd_out=crds)
-    return out
+        render_platform(spec, out.platform, charts_from=repo, crd_out=crds)
+    return out.folder
 
 
 __all__ = ["render_environment"]

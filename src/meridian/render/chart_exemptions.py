@@ -16,9 +16,10 @@ from typing import Any
 
 import yaml
 from meridian_core.errors import InputError
+from meridian_core.layout import CHART_EXEMPTIONS_FILE
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-EXEMPTIONS_FILE = Path("policies") / "exemptions" / "charts.yaml"
+EXEMPTIONS_FILE = Path(CHART_EXEMPTIONS_FILE)
 ANNOTATION_PREFIX = "exemption.meridian.dev/"
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from meridian_core import layout
 from meridian_core.errors import RefusedError
 from meridian_core.layout import Repo
 from meridian_infra.charts import CHARTS
@@ -55,7 +56,7 @@ def chart_source(repo: Repo, spec: EnvironmentSpec, declared: Declared) -> Chart
     name = str(inputs["name"])
     override = spec.charts.get(name)
     repository, setting = choose_repository(
-        name, override.repository if override else None, f"environments/{spec.name}/platform.yaml"
+        name, override.repository if override else None, layout.spec_path(spec.name)
     )
     return ChartSource(
         release=name,

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from meridian_core.layout import Repo
+from meridian_core.layout import RENDERED_CHARTS, Repo
 from meridian_core.yamlio import write_all
 from meridian_infra.offline import Declared, record_platform
 from meridian_infra.spec import EnvironmentSpec
@@ -36,9 +36,9 @@ def render_platform(
     if charts_from is not None and recording.helm_releases():
         crds = crd_out if crd_out is not None else out / "crds"
         counts = render_charts(
-            charts_from, spec, recording.helm_releases(), out / "charts", crds, summaries=releases
+            charts_from, spec, recording.helm_releases(), out / RENDERED_CHARTS, crds, summaries=releases
         )
-        written += sorted((out / "charts").glob("*.yaml"))
+        written += sorted((out / RENDERED_CHARTS).glob("*.yaml"))
     if releases:
         write_all(out / "helm-releases.yaml", releases)
         written.append(out / "helm-releases.yaml")
