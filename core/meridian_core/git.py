@@ -102,9 +102,6 @@ class Git:
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         return self.ok("merge-base", "--is-ancestor", ancestor, descendant)
 
-    def has_object(self, sha: str) -> bool:
-        return self.ok("cat-file", "-e", f"{sha}^{{commit}}")
-
     def identity(self) -> str:
         """`Name <email>` of whoever commits here, as git would record it."""
         ident = self.run("var", "GIT_COMMITTER_IDENT").strip()
@@ -215,9 +212,6 @@ class Git:
     def delete_ref(self, ref: str, expected: str) -> None:
         self.run("update-ref", "-d", ref, expected)
 
-    def valid_branch_name(self, name: str) -> bool:
-        return self.ok("check-ref-format", "--branch", name)
-
     # --- worktrees and commits -------------------------------------------------------------------------
 
     def add_worktree(self, path: Path, rev: str) -> None:
@@ -239,15 +233,6 @@ class Git:
     def remote_url(self, remote: str) -> str | None:
         proc = self._run(["remote", "get-url", remote], None)
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
-
-    def remote_branches(self, remote: str, prefix: str) -> dict[str, str]:
-        """{branch: commit} on the remote itself (ls-remote), for branch names under `prefix`."""
-        out = self.run("ls-remote", "--heads", remote, f"refs/heads/{prefix}*")
-        heads = {}
-        for line in out.splitlines():
-            sha, _, ref = line.partition("\t")
-            heads[ref.removeprefix("refs/heads/")] = sha
-        return heads
 
     def push(self, remote: str, *refspecs: str) -> None:
         self.run("push", "--quiet", remote, *refspecs)
