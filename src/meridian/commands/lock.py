@@ -9,7 +9,8 @@ from meridian_core.layout import find_repo
 
 from meridian.commands.options import Base, Push, Remote, Supersede, say
 from meridian.console import out
-from meridian.promote import clock, engine, report
+from meridian.promote import clock, report
+from meridian.promote.context import Options
 from meridian.promote.locks import change_lock
 
 Env = Annotated[str, typer.Argument(help="The environment.")]
@@ -46,9 +47,7 @@ def unlock(
 def _change(
     env: str, *, locked: bool, why: str, push: bool, supersede: bool, base: str | None, remote: str
 ) -> None:
-    options = engine.Options(
-        now=clock.now(), push=push, supersede=supersede, remote=remote, base=base, say=say
-    )
+    options = Options(now=clock.now(), push=push, supersede=supersede, remote=remote, base=base, say=say)
     outcome = change_lock(find_repo(), env, locked=locked, reason=why, options=options)
     report.show([outcome], out, remote=remote)
     error = report.error_for([outcome])

@@ -12,7 +12,8 @@ from rich.markup import escape
 
 from meridian.console import err
 from meridian.policy import gate
-from meridian.promote import clock, engine
+from meridian.promote import clock
+from meridian.promote.context import Options
 
 
 class Checker(StrEnum):
@@ -90,9 +91,9 @@ def warn(message: str) -> None:
 
 def branch_options(
     *, push: bool, supersede: bool, skip: list[Checker] | None, remote: str, base: str | None
-) -> engine.Options:
-    """What a command that commits a change on a branch (promote, rollback) passes the engine."""
-    return engine.Options(
+) -> Options:
+    """What a command that commits a change on a branch (promote, rollback) passes the promotion code."""
+    return Options(
         now=clock.now(),
         push=push,
         supersede=supersede,

@@ -38,8 +38,10 @@ from meridian.commands.options import (
 )
 from meridian.console import out
 from meridian.promote import check as checking
-from meridian.promote import clock, engine, report, texts
+from meridian.promote import clock, land, report, texts
+from meridian.promote.context import Options
 from meridian.promote.facts import Overrides
+from meridian.promote.plan import Request
 
 # Typer vendors its click privately, so the context and formatter types below are not public:
 # they are annotated as Any.
@@ -118,9 +120,7 @@ def plan(  # noqa: PLR0917 - Typer passes one argument per option
     request = _request(
         targets, to, version, digest, source, all_changed, emergency, break_glass, release_hold
     )
-    options = engine.Options(
-        now=clock.now(), plan=True, checkers=checkers(skip), remote=remote, say=say, warn=warn
-    )
+    options = Options(now=clock.now(), plan=True, checkers=checkers(skip), remote=remote, say=say, warn=warn)
     _run(request, options)
 
 
@@ -134,10 +134,10 @@ def _request(  # noqa: PLR0917 - the command's options, in the command's order
     emergency: str | None,
     break_glass: str | None,
     release_hold: bool,
-) -> engine.Request:
+) -> Request:
     if not to:
         raise InputError("say which environment to promote into", hint="--to staging, --to prod, …")
-    return engine.Request(
+    return Request(
         to=to,
         targets=tuple(targets or ()),
         all_changed=all_changed,
@@ -152,8 +152,8 @@ def _request(  # noqa: PLR0917 - the command's options, in the command's order
     )
 
 
-def _run(request: engine.Request, options: engine.Options) -> None:
-    outcomes = engine.promote(find_repo(), request, options)
+def _run(request: Request, options: Options) -> None:
+    outcomes = land.promote(find_repo(), request, options)
     report.show(outcomes, out, remote=options.remote, diff=options.plan)
     error = report.error_for(outcomes)
     if error is not None:

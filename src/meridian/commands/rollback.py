@@ -9,8 +9,9 @@ from meridian_core.layout import find_repo
 
 from meridian.commands.options import Base, BreakGlass, Push, Remote, Skip, Supersede, branch_options, reason
 from meridian.console import out
-from meridian.promote import engine, report
+from meridian.promote import land, report
 from meridian.promote.facts import Overrides
+from meridian.promote.plan import RollbackRequest
 
 
 def rollback(  # noqa: PLR0917 - Typer passes one argument per option
@@ -35,7 +36,7 @@ def rollback(  # noqa: PLR0917 - Typer passes one argument per option
     Through the policy gate, on a branch rollback/APP/ENV/VERSION; the app is then held there
     until a promotion releases it (--release-hold). Exit 0 done or nothing to do, 1 refused,
     2 bad input, 3 a pending promotion of the same app and environment."""
-    request = engine.RollbackRequest(
+    request = RollbackRequest(
         app=app,
         env=env,
         version=to,
@@ -43,7 +44,7 @@ def rollback(  # noqa: PLR0917 - Typer passes one argument per option
         overrides=Overrides(break_glass=reason("--break-glass", break_glass)),
     )
     options = branch_options(push=push, supersede=supersede, skip=skip, remote=remote, base=base)
-    outcome = engine.rollback(find_repo(), request, options)
+    outcome = land.rollback(find_repo(), request, options)
     report.show([outcome], out, remote=remote)
     error = report.error_for([outcome])
     if error is not None:
