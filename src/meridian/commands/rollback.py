@@ -7,14 +7,25 @@ from typing import Annotated
 import typer
 from meridian_core.layout import find_repo
 
-from meridian.commands.options import Base, BreakGlass, Push, Remote, Skip, Supersede, branch_options, reason
+from meridian.commands.options import Skip, examples, grouped
+from meridian.commands.promotion_options import Branch, BreakGlass, reason
 from meridian.console import out
 from meridian.promote import land, report
 from meridian.promote.facts import Overrides
 from meridian.promote.plan import RollbackRequest
 
+app = typer.Typer()
 
-def rollback(  # noqa: PLR0917 - Typer passes one argument per option
+
+@app.command(
+    "rollback",
+    epilog=examples(
+        "meridian rollback orders --env prod --reason 'p99 latency doubled'  # the version before",
+        "meridian rollback orders --env staging --to 1.1.0 --push",
+    ),
+)
+@grouped(branch=Branch)
+def rollback(
     app: Annotated[str, typer.Argument(help="The app to roll back.")],
     env: Annotated[str, typer.Option("--env", help="The environment to roll back in.")],
     to: Annotated[
@@ -25,10 +36,8 @@ def rollback(  # noqa: PLR0917 - Typer passes one argument per option
         str | None, typer.Option("--reason", help="Why: recorded in the commit and on the hold.")
     ] = None,
     break_glass: BreakGlass = None,
-    push: Push = False,
-    supersede: Supersede = False,
-    base: Base = None,
-    remote: Remote = "origin",
+    *,
+    branch: Branch,
     skip: Skip = None,
 ) -> None:
     """Restore an earlier version of APP in ENV, byte for byte from history, by pull request.
@@ -43,9 +52,8 @@ def rollback(  # noqa: PLR0917 - Typer passes one argument per option
         reason=reason("--reason", why),
         overrides=Overrides(break_glass=reason("--break-glass", break_glass)),
     )
-    options = branch_options(push=push, supersede=supersede, skip=skip, remote=remote, base=base)
-    outcome = land.rollback(find_repo(), request, options)
-    report.show([outcome], out, remote=remote)
+    outcome = land.rollback(find_repo(), request, branch.options(skip))
+    report.show([outcome], out, remote=branch.remote)
     error = report.error_for([outcome])
     if error is not None:
         raise error

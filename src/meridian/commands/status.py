@@ -11,10 +11,13 @@ from meridian_core.layout import find_repo
 from rich.markup import escape
 from rich.table import Table
 
+from meridian.commands.options import examples
 from meridian.console import out
 from meridian.promote import clock
 from meridian.promote.status import Cell, StatusReport
 from meridian.promote.status import status as compute
+
+app = typer.Typer()
 
 
 class Format(StrEnum):
@@ -23,6 +26,12 @@ class Format(StrEnum):
     MARKDOWN = "markdown"
 
 
+@app.command(
+    "status",
+    epilog=examples(
+        "meridian status", "meridian status --format markdown  # as the pull request comment shows it"
+    ),
+)
 def status(
     output_format: Annotated[
         Format,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from meridian_core.errors import InputError
 from meridian_core.layout import Repo
 from meridian_infra.argocd import KUSTOMIZE_BUILD_OPTIONS
 
-from meridian.toolchain import require_tool, tool_env
+from meridian.toolchain import require_tool, run, tool_env
 
 
 def app_overlays(repo: Repo, env: str) -> list[Path]:
@@ -22,13 +21,7 @@ def render_apps(repo: Repo, env: str, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for overlay in app_overlays(repo, env):
-        proc = subprocess.run(
-            [kustomize, "build", str(overlay), *KUSTOMIZE_BUILD_OPTIONS],
-            capture_output=True,
-            text=True,
-            env=tool_env(repo),
-            check=False,
-        )
+        proc = run([kustomize, "build", str(overlay), *KUSTOMIZE_BUILD_OPTIONS], env=tool_env(repo))
         if proc.returncode != 0:
             raise InputError(
                 f"kustomize build {overlay.relative_to(repo.root)} failed:\n{proc.stderr.strip()}"
