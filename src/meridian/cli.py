@@ -11,6 +11,7 @@ from meridian_core.errors import InputError, MeridianError
 from meridian import __version__, console
 from meridian.commands import (
     cluster,
+    dev,
     doctor,
     history,
     lock,
@@ -63,6 +64,7 @@ for module in (
     lock,
     status,
     history,
+    dev,
 ):
     app.add_typer(module.app)
 

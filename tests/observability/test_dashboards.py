@@ -26,22 +26,33 @@ def test_committed_dashboard_is_exactly_what_the_code_generates(repo_root, gener
     assert committed == generated[app], "apps/*/dashboards/ are generated: run `make dashboards`"
 
 
-def test_the_check_mode_names_a_stale_dashboard(repo_root, tmp_path, capsys):
+def test_meridian_dev_dashboards_writes_them_and_checks_them(meridian_cli, repo_root, tmp_path):
     shutil.copytree(repo_root / "environments", tmp_path / "environments")
-    assert dashboards.main(["--root", str(tmp_path)]) == 0
-    assert dashboards.main(["--root", str(tmp_path), "--check"]) == 0
+    shutil.copy(repo_root / "Pulumi.yaml", tmp_path)
+    root = {"MERIDIAN_ROOT": str(tmp_path)}
+    assert meridian_cli("dev", "dashboards", "--check", env=root).returncode == 1  # none written yet
+    written = meridian_cli("dev", "dashboards", env=root)
+    assert written.returncode == 0, written.stderr
+    assert "wrote apps/orders/dashboards/orders.json" in written.stdout
+    assert meridian_cli("dev", "dashboards", "--check", env=root).returncode == 0
     stale = dashboards.committed_path(tmp_path, "orders")
     stale.write_text(stale.read_text().replace('"Logs"', '"Logs (edited by hand)"'))
-    assert dashboards.main(["--root", str(tmp_path), "--check"]) == 1
-    assert f"{stale} is not what the code generates: run `make dashboards`" in capsys.readouterr().err
+    checked = meridian_cli("dev", "dashboards", "--check", env=root)
+    assert checked.returncode == 1
+    assert f"{stale} is not what the code generates: run `make dashboards`" in checked.stderr
+    assert "inventory.json" not in checked.stderr
 
 
-def test_a_dashboard_that_would_differ_between_environments_is_refused(repo_root, tmp_path):
+def test_a_dashboard_that_would_differ_between_environments_is_refused(meridian_cli, repo_root, tmp_path):
     shutil.copytree(repo_root / "environments", tmp_path / "environments")
+    shutil.copy(repo_root / "Pulumi.yaml", tmp_path)
     prod = tmp_path / "environments" / "prod" / "platform.yaml"
     prod.write_text(prod.read_text().replace("    calls: [inventory]\n", ""))
     with pytest.raises(dashboards.DashboardDrift, match="orders's dashboard differs between environments"):
         dashboards.render_all(tmp_path / "environments")
+    refused = meridian_cli("dev", "dashboards", env={"MERIDIAN_ROOT": str(tmp_path)})
+    assert refused.returncode == 1
+    assert "error: orders's dashboard differs between environments" in refused.stderr
 
 
 @pytest.mark.parametrize("app", APPS)

@@ -2,16 +2,13 @@
 
 The dashboard reads the objectives from the series the SLO rules record (budgets, threshold, burn
 ratios), so it carries no per-environment numbers: every environment serves the same JSON, and the
-copy committed under `apps/<app>/dashboards/` is what `make dashboards` writes and a test compares.
-
-    python -m meridian_infra.observability.dashboards [--check]   # write (or compare) every app's JSON
+copy committed under `apps/<app>/dashboards/` is what `meridian dev dashboards` (`make dashboards`)
+writes and a test compares.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -293,29 +290,3 @@ def render_all(environments_dir: Path) -> dict[str, str]:
             )
         rendered[app_name] = next(iter(texts.values()))
     return rendered
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m meridian_infra.observability.dashboards", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository (default: here)")
-    parser.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 if stale")
-    args = parser.parse_args(argv)
-    stale = []
-    for app_name, text in render_all(args.root / "environments").items():
-        path = committed_path(args.root, app_name)
-        if args.check:
-            if not path.is_file() or path.read_text(encoding="utf-8") != text:
-                stale.append(path)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(args.root)}")
-    for path in stale:
-        print(f"{path} is not what the code generates: run `make dashboards`", file=sys.stderr)
-    return 1 if stale else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

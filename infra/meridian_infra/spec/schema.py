@@ -1,9 +1,8 @@
-"""The JSON Schema of the environment spec, for editors (`python -m meridian_infra.spec.schema`)."""
+"""The JSON Schema of the environment spec, for editors (`meridian dev schema` writes it)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from meridian_infra.spec.models import EnvironmentSpec
@@ -18,7 +17,3 @@ def environment_schema() -> dict[str, Any]:
 
 def schema_text() -> str:
     return json.dumps(environment_schema(), indent=2, sort_keys=True) + "\n"
-
-
-if __name__ == "__main__":
-    sys.stdout.write(schema_text())
