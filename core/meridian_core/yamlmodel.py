@@ -54,17 +54,17 @@ def load_yaml_model(model: type[M], text: str, where: str) -> M:
     if not isinstance(document, CommentedMap):
         raise YamlModelError(where, [Problem("", None, "must be a mapping of settings")])
     try:
-        return model.model_validate(_plain(document))
+        return model.model_validate(plain(document))
     except ValidationError as exc:
         raise YamlModelError(where, [_explain(model, error, document) for error in exc.errors()]) from None
 
 
-def _plain(node: Any) -> Any:
+def plain(node: Any) -> Any:
     """ruamel's commented types as plain dicts and lists, so validators see ordinary values."""
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): plain(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [plain(v) for v in node]
     return node
 
 

@@ -17,15 +17,14 @@ from meridian.cluster import LocalCluster
 from meridian.cluster.egress import EgressFiles, read_forwards
 from meridian.cluster.manager import ComponentStatus
 from meridian.cluster.policy_webhook import WebhookFiles
-from meridian.commands.options import GitOps, Local, examples
+from meridian.commands.options import GitOps, Local, command_group, examples
 from meridian.console import err, out, progress
 
 _UP = "meridian cluster up --local"
-app = typer.Typer(
-    name="cluster",
-    help="Run a local Kubernetes control plane (etcd + API server + kwok).",
-    epilog=examples(_UP, "meridian cluster status --local", "meridian cluster down --local --purge"),
-    no_args_is_help=True,
+app = command_group(
+    "cluster",
+    "Run a local Kubernetes control plane (etcd + API server + kwok).",
+    *(_UP, "meridian cluster status --local", "meridian cluster down --local --purge"),
 )
 
 

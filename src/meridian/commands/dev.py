@@ -15,7 +15,7 @@ from meridian_infra.observability.dashboards import DashboardDrift, committed_pa
 from meridian_infra.spec.schema import schema_text
 
 from meridian import toolchain
-from meridian.commands.options import examples
+from meridian.commands.options import command_group, examples
 from meridian.console import err, out
 from meridian.policy import rego_tests as rego
 
@@ -26,12 +26,11 @@ _EXAMPLES = (
     "meridian dev dashboards  # rewrite apps/*/dashboards/*.json (`make dashboards`)",
     "meridian dev schema --check  # is environments/platform.schema.json current?",
 )
-app = typer.Typer(
-    name="dev",
-    help="The repository's own upkeep: Rego unit tests with coverage, and the files generated from "
-    "code (dashboards, the spec's JSON Schema).",
-    epilog=examples(*_EXAMPLES),
-    no_args_is_help=True,
+app = command_group(
+    "dev",
+    "The repository's own upkeep: Rego unit tests with coverage, and the files generated from code "
+    "(dashboards, the spec's JSON Schema).",
+    *_EXAMPLES,
 )
 
 Check = Annotated[

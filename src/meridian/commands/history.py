@@ -13,7 +13,7 @@ from meridian_core.snapshot import WorkingTree
 from rich.markup import escape
 from rich.table import Table
 
-from meridian.commands.options import TableOrJson, TableOrJsonFormat, examples
+from meridian.commands.options import App, TableOrJson, TableOrJsonFormat, examples
 from meridian.console import out
 from meridian.promote import clock
 from meridian.promote.config import load_config
@@ -26,7 +26,7 @@ app = typer.Typer()
     "history", epilog=examples("meridian history orders", "meridian history orders --env prod --format json")
 )
 def history(
-    app: Annotated[str, typer.Argument(help="The app.")],
+    app: App,
     env: Annotated[
         list[str] | None, typer.Option("--env", help="Only this environment (repeatable).")
     ] = None,

@@ -41,7 +41,4 @@ def unlock(env: Env, branch: Branch) -> None:
 
 def _change(env: str, *, locked: bool, why: str, branch: Branch) -> None:
     outcome = change_lock(find_repo(), env, locked=locked, reason=why, options=branch.options())
-    report.show([outcome], out, remote=branch.remote)
-    error = report.error_for([outcome])
-    if error is not None:
-        raise error
+    report.conclude([outcome], out, remote=branch.remote)

@@ -62,6 +62,13 @@ def grouped(**groups: Callable[..., Any]) -> Callable[[Callable[..., None]], Cal
     return decorate
 
 
+def command_group(name: str, about: str, *example_lines: str, **settings: Any) -> typer.Typer:
+    """The Typer app of a group of commands, `meridian NAME …`: without a command, its help."""
+    return typer.Typer(
+        name=name, help=about, epilog=examples(*example_lines), no_args_is_help=True, **settings
+    )
+
+
 def examples(*lines: str) -> str:
     """A command's epilog: what to type, one command a line (`#` starts what it does)."""
     shown = []
@@ -70,6 +77,8 @@ def examples(*lines: str) -> str:
         shown.append(escape(command) + (f"  [dim]# {escape(note)}[/]" if note else ""))
     return "[bold]Examples[/]\n" + "\n".join(shown)
 
+
+App = Annotated[str, typer.Argument(help="The app: orders or inventory.")]
 
 # --- environments ---------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.status import Status
 
 from meridian import console, environment_gate
-from meridian.commands.options import Skip, checkers, examples
+from meridian.commands.options import Skip, checkers, command_group, examples
 from meridian.console import err, out
 from meridian.environments import require_environment
 from meridian.policy import gate
@@ -27,12 +27,7 @@ _CHECK = (
     "meridian policy check --all --format sarif --output build/policy.sarif",
     "meridian policy check --env dev --skip checkov  # a quick local run",
 )
-app = typer.Typer(
-    name="policy",
-    help="Check Kubernetes manifests against the policy gate.",
-    epilog=examples(*_CHECK),
-    no_args_is_help=True,
-)
+app = command_group("policy", "Check Kubernetes manifests against the policy gate.", *_CHECK)
 
 
 class Format(StrEnum):

@@ -15,7 +15,7 @@ from meridian_core.layout import find_repo
 from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
-from meridian.commands.options import Skip, checkers, examples, grouped
+from meridian.commands.options import Skip, checkers, command_group, examples, grouped
 from meridian.commands.promotion_options import Branch, Remote, promotion_request
 from meridian.console import out, progress, warning
 from meridian.promote import check as checking
@@ -51,13 +51,13 @@ _EXAMPLES = (
     "meridian promote --all-changed --to staging  # every app whose version differs from dev's",
 )
 
-app = typer.Typer(
-    name="promote",
-    epilog=examples(*_EXAMPLES, "meridian promote plan orders --to prod"),
-    cls=_PromoteByDefault,
-    help="Promote apps dev → staging → prod through branches and pull requests: "
+app = command_group(
+    "promote",
+    "Promote apps dev → staging → prod through branches and pull requests: "
     "`meridian promote APP --to ENV [--push]`, or one of the commands below.",
-    no_args_is_help=True,
+    *_EXAMPLES,
+    "meridian promote plan orders --to prod",
+    cls=_PromoteByDefault,
 )
 
 
@@ -89,10 +89,7 @@ def plan(request: Request, remote: Remote = "origin", skip: Skip = None) -> None
 
 def _run(request: Request, options: Options) -> None:
     outcomes = land.promote(find_repo(), request, options)
-    report.show(outcomes, out, remote=options.remote, diff=options.plan)
-    error = report.error_for(outcomes)
-    if error is not None:
-        raise error
+    report.conclude(outcomes, out, remote=options.remote, diff=options.plan)
 
 
 @app.command(

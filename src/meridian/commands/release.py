@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from meridian_core.layout import find_repo
 
-from meridian.commands.options import Skip, examples, grouped
+from meridian.commands.options import App, Skip, examples, grouped
 from meridian.commands.promotion_options import Branch
 from meridian.console import out
 from meridian.promote import report
@@ -30,7 +30,7 @@ app = typer.Typer()
 )
 @grouped(branch=Branch)
 def release(
-    app: Annotated[str, typer.Argument(help="The app: orders or inventory.")],
+    app: App,
     version: Annotated[str, typer.Argument(help="The version to release, e.g. 1.2.0 (the image tag).")],
     registry: Annotated[
         str | None,
@@ -69,7 +69,4 @@ def release(
         f"{'signed' if released.signed else 'NOT signed: staging and prod will refuse it'}, "
         f"built and pushed in {released.seconds:.0f} s"
     )
-    report.show(released.outcomes, out, remote=branch.remote)
-    error = report.error_for(released.outcomes)
-    if error is not None:
-        raise error
+    report.conclude(released.outcomes, out, remote=branch.remote)

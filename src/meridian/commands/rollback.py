@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from meridian_core.layout import find_repo
 
-from meridian.commands.options import Skip, examples, grouped
+from meridian.commands.options import App, Skip, examples, grouped
 from meridian.commands.promotion_options import Branch, BreakGlass, reason
 from meridian.console import out
 from meridian.promote import land, report
@@ -26,7 +26,7 @@ app = typer.Typer()
 )
 @grouped(branch=Branch)
 def rollback(
-    app: Annotated[str, typer.Argument(help="The app to roll back.")],
+    app: App,
     env: Annotated[str, typer.Option("--env", help="The environment to roll back in.")],
     to: Annotated[
         str | None,
@@ -53,7 +53,4 @@ def rollback(
         overrides=Overrides(break_glass=reason("--break-glass", break_glass)),
     )
     outcome = land.rollback(find_repo(), request, branch.options(skip))
-    report.show([outcome], out, remote=branch.remote)
-    error = report.error_for([outcome])
-    if error is not None:
-        raise error
+    report.conclude([outcome], out, remote=branch.remote)

@@ -13,7 +13,7 @@ from meridian_core.layout import find_repo
 from rich.markup import escape
 from rich.table import Table
 
-from meridian.commands.options import TableOrJson, TableOrJsonFormat, examples
+from meridian.commands.options import TableOrJson, TableOrJsonFormat, command_group, examples
 from meridian.console import err, out
 from meridian.policy import secret_scan
 
@@ -22,11 +22,8 @@ _SCAN = (
     "meridian secrets scan --history  # and every commit",
     "meridian secrets scan build/dev --format json",
 )
-app = typer.Typer(
-    name="secrets",
-    help="Find secrets before they reach git (gitleaks, policies/gitleaks.toml).",
-    epilog=examples(*_SCAN),
-    no_args_is_help=True,
+app = command_group(
+    "secrets", "Find secrets before they reach git (gitleaks, policies/gitleaks.toml).", *_SCAN
 )
 
 

@@ -8,7 +8,7 @@ import typer
 from meridian_core.layout import find_repo
 
 from meridian import console, tool_install, toolchain
-from meridian.commands.options import For, examples
+from meridian.commands.options import For, command_group, examples
 from meridian.console import out
 
 _INSTALL = (
@@ -16,12 +16,7 @@ _INSTALL = (
     "meridian tools install --for render  # the groups `meridian render` needs",
     "meridian tools install --group kube",
 )
-app = typer.Typer(
-    name="tools",
-    help="Install the repository's pinned tools.",
-    epilog=examples(*_INSTALL, "meridian tools needs"),
-    no_args_is_help=True,
-)
+app = command_group("tools", "Install the repository's pinned tools.", *_INSTALL, "meridian tools needs")
 
 Groups = Annotated[
     list[str] | None,

@@ -10,7 +10,6 @@ file, cosign reads its password from $COSIGN_PASSWORD; CI keeps both as secrets.
 
 from __future__ import annotations
 
-import ipaddress
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from meridian_core.errors import RefusedError
 from meridian_core.layout import Repo
+from meridian_infra.chart_sources import plain_http
 
 from meridian import toolchain
 
@@ -30,20 +30,10 @@ class Verdict:
     detail: str
 
 
-def _loopback(ref: str) -> bool:
-    host = ref.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _run(repo: Repo, args: list[str], ref: str) -> subprocess.CompletedProcess[str]:
     cosign = toolchain.require_tool(repo, TOOL)
     # Only the loopback registry of local runs and tests speaks plain HTTP.
-    plain = ["--allow-http-registry"] if _loopback(ref) else []
+    plain = ["--allow-http-registry"] if plain_http(f"oci://{ref}") else []
     with tempfile.TemporaryDirectory(prefix="meridian-cosign-") as home:
         # A fresh TUF folder: cosign must not reach for the public Sigstore roots; this key is the root.
         env = {**toolchain.tool_env(repo), "TUF_ROOT": home, "SIGSTORE_NO_CACHE": "1"}

@@ -15,6 +15,7 @@ from io import StringIO
 from typing import Any
 
 from meridian_core.errors import InputError
+from meridian_core.yamlmodel import plain
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
@@ -140,12 +141,4 @@ def without_version_fields(text: str, app: str, where: str) -> Any:
     labels = _dig(doc, "spec", "template", "metadata", "labels")
     if isinstance(labels, dict):
         labels.pop(VERSION_LABEL, None)
-    return _plain(doc)
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
+    return plain(doc)
