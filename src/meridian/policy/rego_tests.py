@@ -8,13 +8,14 @@ not the test files, which cover themselves.
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from meridian_core.errors import MeridianError
 from meridian_core.layout import Repo
+
+from meridian import toolchain
 
 # opa's default of 5 s per test is too tight for a busy CI machine; no test here is slow by design.
 _TIMEOUT = "120s"
@@ -43,13 +44,8 @@ def test_dirs(repo: Repo) -> list[Path]:
 
 
 def run_tests(repo: Repo, opa: str) -> list[dict[str, Any]]:
-    proc = subprocess.run(
-        [opa, "test", "--format", "json", "--timeout", _TIMEOUT, *map(str, test_dirs(repo))],
-        capture_output=True,
-        text=True,
-        cwd=repo.root,
-        check=False,
-    )
+    command = [opa, "test", "--format", "json", "--timeout", _TIMEOUT, *map(str, test_dirs(repo))]
+    proc = toolchain.run(command, env=toolchain.tool_env(repo), cwd=repo.root)
     try:
         results: list[dict[str, Any]] = json.loads(proc.stdout)
     except json.JSONDecodeError:
@@ -59,14 +55,9 @@ def run_tests(repo: Repo, opa: str) -> list[dict[str, Any]]:
 
 
 def run_coverage(repo: Repo, opa: str) -> list[FileCoverage]:
-    proc = subprocess.run(
-        [opa, "test", "--coverage", "--coverage-runs=", "--format", "json", "--timeout", _TIMEOUT]
-        + [str(d.relative_to(repo.root)) for d in test_dirs(repo)],
-        capture_output=True,
-        text=True,
-        cwd=repo.root,
-        check=False,
-    )
+    command = [opa, "test", "--coverage", "--coverage-runs=", "--format", "json", "--timeout", _TIMEOUT]
+    command += [str(d.relative_to(repo.root)) for d in test_dirs(repo)]
+    proc = toolchain.run(command, env=toolchain.tool_env(repo), cwd=repo.root)
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
