@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> None:
         if exc.hint:
             err.print(f"[dim]hint:[/] {exc.hint}")
         sys.exit(int(exc.exit_code))
+    finally:
+        # --quiet and --verbose last one run, also where `main` is called in process (the tests).
+        console.set_verbosity(console.Verbosity.NORMAL)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ _UP = "meridian cluster up --local"
 app = command_group(
     "cluster",
     "Run a local Kubernetes control plane (etcd + API server + kwok).",
-    *(_UP, "meridian cluster status --local", "meridian cluster down --local --purge"),
+    _UP,
+    "meridian cluster status --local",
+    "meridian cluster down --local --purge",
 )
 
 
