@@ -61,8 +61,7 @@ test-python: tools-test ## pytest: CLI, platform program (Pulumi mocks), apps, p
 	$(RUN) pytest --durations=20
 
 schema: ## regenerate environments/platform.schema.json and apps/app.schema.json from the spec models
-	$(RUN) python -m meridian_infra.spec.schema > environments/platform.schema.json
-	$(RUN) python -m meridian_infra.spec.schema app > apps/app.schema.json
+	$(MERIDIAN) dev schema
 
 test-go: tools-test-go ## go vet and go test for the orders service (integration tests start PostgreSQL)
 	cd apps/orders && go vet ./... && go test ./...
@@ -74,7 +73,7 @@ bench-apps: tools-bench-apps ## benchmark both services beside bare baselines (f
 	$(RUN) python apps/bench/bench.py
 
 test-policy: tools-test-policy ## Rego unit tests of the policy gate, coverage printed (fails under 90%)
-	$(RUN) python -m meridian.policy.rego_tests --threshold 90
+	$(MERIDIAN) dev rego-tests --threshold 90
 
 bench-policy: tools-bench-policy ## time the policy gate: environments, synthetic repos, overhead over conftest (figures, not a test)
 	$(RUN) python benchmarks/policy/bench.py
@@ -86,7 +85,7 @@ bench-admission: tools-bench-admission ## time what the policy webhook adds to e
 	$(RUN) python benchmarks/admission/bench.py
 
 dashboards: ## regenerate apps/*/dashboards/*.json from infra/meridian_infra/observability/dashboards.py (never edit them)
-	$(RUN) python -m meridian_infra.observability.dashboards
+	$(MERIDIAN) dev dashboards
 
 render: tools-render ## render ENV's manifests into build/ENV
 	$(MERIDIAN) render $(ENV)

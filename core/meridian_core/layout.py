@@ -28,6 +28,9 @@ OVERLAYS_DIR = "apps"  # environments/<env>/apps/<app>/: the app's overlay in on
 KUSTOMIZATION_FILE = "kustomization.yaml"
 SETTINGS_FILE = "settings.yaml"  # an overlay's replicas, autoscaling bounds and resources
 VERSION_FILE = "version.yaml"  # an overlay's promoted version: what promotions write
+# The JSON Schemas the specs' and the contracts' first lines point editors at (generated).
+SPEC_SCHEMA = f"{ENVIRONMENTS_DIR}/platform.schema.json"
+CONTRACT_SCHEMA = f"{APPS_DIR}/app.schema.json"
 
 # Policies: the gate's Rego (conftest in CI, OPA at admission), the admission adapter, the
 # promotion rules, and the chart exemptions both the gate and the admission webhook read.

@@ -20,6 +20,7 @@ from meridian_core.layout import Repo
 from meridian_core.liveness import process_alive
 from meridian_infra.chart_sources import MIRROR_ENV
 
+from meridian import console
 from meridian.toolchain import require_tool, tool_env
 
 # Environments whose secrets may be encrypted with a machine-local passphrase.
@@ -105,6 +106,7 @@ class Stack:
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         command = [require_tool(self.repo, "pulumi"), *args, "--stack", self.env, "--non-interactive"]
+        console.command(command, self.repo.root)
         return subprocess.run(
             command,
             cwd=self.repo.root,

@@ -21,6 +21,7 @@ from pathlib import Path
 from meridian_core.errors import RefusedError
 from meridian_core.layout import Repo
 
+from meridian import console
 from meridian.toolchain import (
     TOOLS_PLACEHOLDER,
     Group,
@@ -183,6 +184,7 @@ def _run_logged(
     with log.open("a") as sink:
         sink.write(f"$ {' '.join(command)}\n")
         sink.flush()
+        console.command(command, repo.root)
         proc = subprocess.Popen(command, cwd=repo.root, env=tool_env(repo), stdout=sink, stderr=sink)
         start = time.monotonic()
         try:

@@ -15,11 +15,14 @@ import re
 import shutil
 import subprocess
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from meridian_core.errors import InputError, RefusedError
 from meridian_core.layout import Repo
+
+from meridian import console
 
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.-]+)?)")
 # `{tools}` in a group's install command stands for the names of the members it must build, so a
@@ -164,6 +167,27 @@ def tool_env(repo: Repo) -> dict[str, str]:
     return env
 
 
+def run(
+    command: Sequence[str | Path],
+    *,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a tool to its end, its output captured as text; `--verbose` shows the command line first.
+    The exit code is the caller's to judge; a timeout raises subprocess.TimeoutExpired."""
+    console.command(command, cwd)
+    return subprocess.run(
+        list(map(str, command)),
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def override_var(name: str) -> str:
     """The environment variable a user sets to the path of their own build of a tool."""
     return "MERIDIAN_TOOL_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
@@ -280,14 +304,7 @@ def _found_version(repo: Repo, tool: Tool, location: str) -> str | None:
 
 
 def _output(repo: Repo, command: list[str]) -> str:
-    proc = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=tool_env(repo),
-        check=False,
-    )
+    proc = run(command, env=tool_env(repo), timeout=180)
     return proc.stdout + proc.stderr
 
 

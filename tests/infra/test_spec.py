@@ -168,6 +168,22 @@ def test_published_json_schema_is_current(repo_root, kind, path):
     assert json.loads(committed)["additionalProperties"] is False
 
 
+def test_meridian_dev_schema_writes_it_and_its_check_finds_it_stale(meridian_cli, repo_root, tmp_path):
+    shutil.copytree(repo_root / "environments", tmp_path / "environments")
+    shutil.copy(repo_root / "Pulumi.yaml", tmp_path)
+    published = tmp_path / "environments" / "platform.schema.json"
+    published.write_text("{}\n")
+    root = {"MERIDIAN_ROOT": str(tmp_path)}
+    stale = meridian_cli("dev", "schema", "--check", env=root)
+    assert stale.returncode == 1
+    assert f"{published} is not what the code generates: run `make schema`" in stale.stderr
+    assert published.read_text() == "{}\n"  # --check writes nothing
+    written = meridian_cli("dev", "schema", env=root)
+    assert (written.returncode, written.stdout) == (0, "wrote environments/platform.schema.json\n")
+    assert published.read_text() == schema_text()
+    assert meridian_cli("dev", "schema", "--check", env=root).returncode == 0
+
+
 def test_environments_differ_where_real_ones_do(repo_root):
     dev, prod = (load_environment(repo_root / "environments", e) for e in ("dev", "prod"))
     assert not dev.argocd.ha and prod.argocd.ha

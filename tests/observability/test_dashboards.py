@@ -26,16 +26,23 @@ def test_committed_dashboard_is_exactly_what_the_code_generates(repo_root, gener
     assert committed == generated[app], "apps/*/dashboards/ are generated: run `make dashboards`"
 
 
-def test_the_check_mode_names_a_stale_dashboard(repo_root, tmp_path, capsys):
+def test_meridian_dev_dashboards_writes_them_and_checks_them(meridian_cli, repo_root, tmp_path):
     for app in APPS:
         (tmp_path / "apps" / app).mkdir(parents=True)
         shutil.copy2(repo_root / "apps" / app / "app.yaml", tmp_path / "apps" / app / "app.yaml")
-    assert dashboards.main(["--root", str(tmp_path)]) == 0
-    assert dashboards.main(["--root", str(tmp_path), "--check"]) == 0
+    shutil.copy(repo_root / "Pulumi.yaml", tmp_path)
+    root = {"MERIDIAN_ROOT": str(tmp_path)}
+    assert meridian_cli("dev", "dashboards", "--check", env=root).returncode == 1  # none written yet
+    written = meridian_cli("dev", "dashboards", env=root)
+    assert written.returncode == 0, written.stderr
+    assert "wrote apps/orders/dashboards/orders.json" in written.stdout
+    assert meridian_cli("dev", "dashboards", "--check", env=root).returncode == 0
     stale = dashboards.committed_path(tmp_path, "orders")
     stale.write_text(stale.read_text().replace('"Logs"', '"Logs (edited by hand)"'))
-    assert dashboards.main(["--root", str(tmp_path), "--check"]) == 1
-    assert f"{stale} is not what the code generates: run `make dashboards`" in capsys.readouterr().err
+    checked = meridian_cli("dev", "dashboards", "--check", env=root)
+    assert checked.returncode == 1
+    assert f"{stale} is not what the code generates: run `make dashboards`" in checked.stderr
+    assert "inventory.json" not in checked.stderr
 
 
 @pytest.mark.parametrize("app", APPS)

@@ -4,16 +4,13 @@ The dashboard is built from the app's name alone and reads the objectives from t
 rules record (budgets, threshold, burn ratios), so it carries no per-environment numbers and follows
 no edit of the app's contract (a new call shows in the outbound panels every app has): every
 environment serves the same JSON, and the copy committed under `apps/<app>/dashboards/` (one per app
-with a contract, apps/<app>/app.yaml) is what `make dashboards` writes and a test compares.
-
-    python -m meridian_infra.observability.dashboards [--check]   # write (or compare) every app's JSON
+with a contract, apps/<app>/app.yaml) is what `meridian dev dashboards` (`make dashboards`) writes
+and a test compares.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -279,29 +276,3 @@ def render_all(root: Path) -> dict[str, str]:
     """The dashboard text of every app of the checkout at `root` that has a contract."""
     contracts = sorted(layout.Repo(root).apps_dir.glob(f"*/{layout.CONTRACT_FILE}"))
     return {path.parent.name: render(path.parent.name) for path in contracts}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m meridian_infra.observability.dashboards", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository (default: here)")
-    parser.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 if stale")
-    args = parser.parse_args(argv)
-    stale = []
-    for app_name, text in render_all(args.root).items():
-        path = committed_path(args.root, app_name)
-        if args.check:
-            if not path.is_file() or path.read_text(encoding="utf-8") != text:
-                stale.append(path)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(args.root)}")
-    for path in stale:
-        print(f"{path} is not what the code generates: run `make dashboards`", file=sys.stderr)
-    return 1 if stale else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,10 +1,9 @@
-"""The JSON Schemas of the files editors validate (`python -m meridian_infra.spec.schema [platform|app]`):
+"""The JSON Schemas of the files editors validate (`meridian dev schema` writes them):
 environments/platform.schema.json for platform.yaml, apps/app.schema.json for each app's app.yaml."""
 
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from pydantic import BaseModel
@@ -27,10 +26,3 @@ def schema(kind: str = "platform") -> dict[str, Any]:
 
 def schema_text(kind: str = "platform") -> str:
     return json.dumps(schema(kind), indent=2, sort_keys=True) + "\n"
-
-
-if __name__ == "__main__":
-    kind = sys.argv[1] if len(sys.argv) > 1 else "platform"
-    if kind not in SCHEMAS:
-        sys.exit(f"usage: python -m meridian_infra.spec.schema [{'|'.join(SCHEMAS)}]")
-    sys.stdout.write(schema_text(kind))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from meridian_core.errors import RefusedError
 
 FIELD_MANAGER = "meridian"
 _APPLY = "application/apply-patch+yaml"
@@ -72,6 +73,14 @@ class KubeApi:
         params = {"fieldManager": manager, "force": "true", **({"dryRun": "All"} if dry_run else {})}
         # JSON is YAML, and the apply content type takes either.
         return self._send("PATCH", path, params=params, content=json.dumps(obj), content_type=_APPLY)
+
+    def apply_or_refuse(self, path: str, obj: dict[str, Any], *, manager: str, failure: str) -> None:
+        """Apply an object the command cannot go on without: a refusal by the API server stops
+        it, `failure` saying what failed."""
+        try:
+            self.apply(path, obj, manager=manager)
+        except ApiError as exc:
+            raise RefusedError(f"{failure}: {exc.message}") from None
 
     def delete(self, path: str) -> None:
         try:

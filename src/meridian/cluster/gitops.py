@@ -183,7 +183,3 @@ class GitOpsLoop:
         else:
             redis, daemon = Path(gc.REDIS), Path(gc.GIT)
         return gc.GitOpsPlan(self.layout, settings, self.repo.bin_dir, daemon, redis)
-
-
-def _fresh_settings(poll_s: int) -> gc.GitOpsSettings:
-    return gc.GitOpsSettings(gc.GitOpsPorts.from_env(), poll_s)

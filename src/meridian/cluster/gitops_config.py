@@ -151,12 +151,8 @@ def _documents(folder: Path) -> list[dict[str, Any]]:
 
 
 def _apply(api: KubeApi, path: str, obj: dict[str, Any]) -> None:
-    try:
-        api.apply(path, obj, manager=FIELD_MANAGER)
-    except ApiError as exc:
-        raise RefusedError(
-            f"installing {obj['kind']} {obj['metadata']['name']} failed: {exc.message}"
-        ) from None
+    failure = f"installing {obj['kind']} {obj['metadata']['name']} failed"
+    api.apply_or_refuse(path, obj, manager=FIELD_MANAGER, failure=failure)
 
 
 def _served_group(api: KubeApi, group: str) -> bool:

@@ -31,10 +31,6 @@ def ensure_served(repo: Repo, served: Path, branch: str) -> bool:
     return True
 
 
-def served_head(served: Path, branch: str) -> str:
-    return _git(served, "rev-parse", f"refs/heads/{branch}").strip()
-
-
 def git_daemon() -> Path:
     exec_path = _git(Path.cwd(), "--exec-path").strip()
     daemon = Path(exec_path) / "git-daemon"

@@ -24,7 +24,7 @@ from meridian_core.errors import InputError, RefusedError
 from meridian_core.layout import Repo
 from meridian_infra import policy_webhook as pw
 
-from meridian.cluster.api import ApiError, KubeApi
+from meridian.cluster.api import KubeApi
 from meridian.cluster.discovery import Discovery, object_path
 from meridian.cluster.egress import EgressFiles, ServiceForward, add_forward
 from meridian.cluster.layout import ClusterDir
@@ -166,11 +166,7 @@ def register(repo: Repo, api: KubeApi, environment: str, kubeconfig: Path) -> li
         if resource is None:
             raise RefusedError(f"the local cluster does not serve {obj['apiVersion']} {obj['kind']}")
         path = object_path(obj["apiVersion"], resource, metadata["name"], metadata.get("namespace"))
-        try:
-            api.apply(path, obj, manager=FIELD_MANAGER)
-        except ApiError as exc:
-            raise RefusedError(
-                f"{environment}: registering the policy webhook failed at {label}: {exc.message}"
-            ) from None
+        failure = f"{environment}: registering the policy webhook failed at {label}"
+        api.apply_or_refuse(path, obj, manager=FIELD_MANAGER, failure=failure)
         applied.append(label)
     return applied

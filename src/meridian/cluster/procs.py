@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from meridian import console
+
 _PROC = Path("/proc")
 POLL_S = 0.1
 
@@ -27,6 +29,7 @@ def start_detached(
     if log.exists():
         # Keep the previous run's log: after a crash and a restart it is the one that explains why.
         log.replace(log.with_name(log.name + ".1"))
+    console.command(argv, cwd)
     with log.open("wb") as sink:
         process = subprocess.Popen(
             argv,

@@ -17,15 +17,17 @@ from meridian.cluster import LocalCluster
 from meridian.cluster.egress import EgressFiles, read_forwards
 from meridian.cluster.manager import ComponentStatus
 from meridian.cluster.policy_webhook import WebhookFiles
-from meridian.console import err, out
+from meridian.commands.options import GitOps, Local, command_group, examples
+from meridian.console import err, out, progress
 
-app = typer.Typer(
-    help="Run a local Kubernetes control plane (etcd + API server + kwok).", no_args_is_help=True
+_UP = "meridian cluster up --local"
+app = command_group(
+    "cluster",
+    "Run a local Kubernetes control plane (etcd + API server + kwok).",
+    _UP,
+    "meridian cluster status --local",
+    "meridian cluster down --local --purge",
 )
-
-Local = Annotated[
-    bool, typer.Option("--local", help="The local control plane (the only cluster meridian runs itself).")
-]
 
 
 def _cluster(local: bool) -> tuple[Repo, LocalCluster]:
@@ -38,17 +40,18 @@ def _cluster(local: bool) -> tuple[Repo, LocalCluster]:
     return repo, LocalCluster(repo)
 
 
-@app.command("up")
+@app.command(
+    "up",
+    epilog=examples(
+        f"{_UP}  # prints the KUBECONFIG to export",
+        f"{_UP} --gitops  # with Argo CD syncing the apps from this checkout",
+        f"{_UP} --admission prod  # the policy webhook judges with prod's policies",
+        f"MERIDIAN_CLUSTER_PORT_BASE=31000 {_UP}  # its ports from 31000 (docs/local-cluster.md)",
+    ),
+)
 def up(
     local: Local = False,
-    gitops: Annotated[
-        bool,
-        typer.Option(
-            "--gitops",
-            help="Also run the GitOps loop: a git server serving this checkout and Argo CD's "
-            "controllers, handed the dev environment (docs/local-cluster.md).",
-        ),
-    ] = False,
+    gitops: GitOps = False,
     admission: Annotated[
         str | None,
         typer.Option(
@@ -61,9 +64,7 @@ def up(
 ) -> None:
     """Start the local control plane with fake nodes; if it is already running and healthy, say so."""
     repo, cluster = _cluster(local)
-    already = cluster.up(
-        lambda line: err.print(f"[dim]{escape(line)}[/]"), gitops=gitops, admission=admission
-    )
+    already = cluster.up(progress, gitops=gitops, admission=admission)
     statuses = cluster.status()
     _print_table(repo, statuses)
     where = _shown(repo, cluster.dirs.kubeconfig)
@@ -75,7 +76,9 @@ def up(
         out.print(f"  publish commits with: git push {_shown(repo, served)} HEAD:main")
 
 
-@app.command("down")
+@app.command(
+    "down", epilog=examples("meridian cluster down --local", "meridian cluster down --local --purge")
+)
 def down(
     local: Local = False,
     purge: Annotated[
@@ -95,7 +98,7 @@ def down(
         out.print(f"purged etcd data, certificates and kubeconfigs under {cluster.dirs.root}")
 
 
-@app.command("status")
+@app.command("status", epilog=examples("meridian cluster status --local"))
 def status(local: Local = False) -> None:
     """Each component's pid, health, port and log; exit 0 when all are healthy, 1 otherwise."""
     repo, cluster = _cluster(local)

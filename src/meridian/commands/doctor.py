@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 from meridian_core.exitcodes import ExitCode
@@ -11,15 +10,17 @@ from meridian_core.layout import Repo, find_repo
 from rich.table import Table
 
 from meridian import toolchain
+from meridian.commands.options import For, examples
 from meridian.console import out
 
+app = typer.Typer()
 
-def doctor(
-    for_: Annotated[
-        list[str] | None,
-        typer.Option("--for", "-f", help="Check only the tools this command needs (tools.toml [needs])."),
-    ] = None,
-) -> None:
+
+@app.command(
+    "doctor",
+    epilog=examples("meridian doctor", "meridian doctor --for up  # only what `meridian up` needs"),
+)
+def doctor(for_: For = None) -> None:
     """List every tool with the version found and the version pinned; exit 1 if a required one is missing."""
     repo = find_repo()
     manifest = toolchain.load_manifest(repo)

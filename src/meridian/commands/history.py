@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -14,23 +13,24 @@ from meridian_core.snapshot import WorkingTree
 from rich.markup import escape
 from rich.table import Table
 
+from meridian.commands.options import App, TableOrJson, TableOrJsonFormat, examples
 from meridian.console import out
 from meridian.promote import clock
 from meridian.promote.config import load_config
 from meridian.promote.history import Entry, entries
 
-
-class Format(StrEnum):
-    TABLE = "table"
-    JSON = "json"
+app = typer.Typer()
 
 
+@app.command(
+    "history", epilog=examples("meridian history orders", "meridian history orders --env prod --format json")
+)
 def history(
-    app: Annotated[str, typer.Argument(help="The app.")],
+    app: App,
     env: Annotated[
         list[str] | None, typer.Option("--env", help="Only this environment (repeatable).")
     ] = None,
-    output_format: Annotated[Format, typer.Option("--format", "-f", help="A table, or JSON.")] = Format.TABLE,
+    output_format: TableOrJsonFormat = TableOrJson.TABLE,
 ) -> None:
     """The promotions, rollbacks and hand edits of APP's version, from git history alone.
 
@@ -53,7 +53,7 @@ def history(
     if not rows:
         raise InputError(f"git history has no version of {app} in {', '.join(chosen)}")
     rows.sort(key=lambda row: row[0].time, reverse=True)
-    if output_format is Format.JSON:
+    if output_format is TableOrJson.JSON:
         print(json.dumps([_json(entry, previous) for entry, previous in rows], indent=2))
         return
     table = Table(title=f"History of {app}", title_justify="left")

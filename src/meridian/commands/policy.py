@@ -13,14 +13,21 @@ from meridian_core.layout import Repo, find_repo
 from rich.markup import escape
 from rich.status import Status
 
-from meridian import environment_gate
+from meridian import console, environment_gate
+from meridian.commands.options import Skip, checkers, command_group, examples
 from meridian.console import err, out
 from meridian.environments import require_environment
 from meridian.policy import gate
 from meridian.policy.formats import json_report, junit, sarif, table
 from meridian.policy.model import GateReport
 
-app = typer.Typer(help="Check Kubernetes manifests against the policy gate.", no_args_is_help=True)
+_CHECK = (
+    "meridian policy check --env prod  # render prod, then check it",
+    "meridian policy check build/dev  # files and folders, e.g. what `meridian render dev` wrote",
+    "meridian policy check --all --format sarif --output build/policy.sarif",
+    "meridian policy check --env dev --skip checkov  # a quick local run",
+)
+app = command_group("policy", "Check Kubernetes manifests against the policy gate.", *_CHECK)
 
 
 class Format(StrEnum):
@@ -28,12 +35,6 @@ class Format(StrEnum):
     JSON = "json"
     SARIF = "sarif"
     JUNIT = "junit"
-
-
-class Checker(StrEnum):
-    CONFTEST = "conftest"
-    CHECKOV = "checkov"
-    SECRETS = "secrets"
 
 
 _MACHINE = {Format.JSON: json_report.render, Format.SARIF: sarif.render, Format.JUNIT: junit.render}
@@ -48,7 +49,7 @@ class _ProgressDisplay:
         self._status: Status | None = None
 
     def __enter__(self) -> _ProgressDisplay:
-        if err.is_terminal:
+        if err.is_terminal and not console.quiet():
             self._status = err.status("starting the policy gate")
             self._status.start()
         return self
@@ -63,13 +64,13 @@ class _ProgressDisplay:
         else:
             began = self._running.pop(step, time.perf_counter())
             if self._status is None:
-                err.print(f"[dim]{escape(step)} done in {time.perf_counter() - began:.1f}s[/]")
+                console.progress(f"{step} done in {time.perf_counter() - began:.1f}s")
         if self._status is not None:
             waiting = ", ".join(self._running) or "assembling the report"
             self._status.update(f"policy gate: running {escape(waiting)}")
 
 
-@app.command("check")
+@app.command("check", epilog=examples(*_CHECK))
 def check(  # noqa: PLR0917 - Typer passes one argument per option
     paths: Annotated[
         list[Path] | None,
@@ -93,10 +94,7 @@ def check(  # noqa: PLR0917 - Typer passes one argument per option
             "--output", "-o", help="Write the --format output to this file; the table still prints."
         ),
     ] = None,
-    skip: Annotated[
-        list[Checker] | None,
-        typer.Option("--skip", help="Leave out a checker, for quick local runs (repeatable)."),
-    ] = None,
+    skip: Skip = None,
 ) -> None:
     """Check manifests: exit 0 when nothing is denied (warnings allowed), 1 when something is,
     2 when the input cannot be read or parsed."""
@@ -108,18 +106,16 @@ def check(  # noqa: PLR0917 - Typer passes one argument per option
             hint="e.g. `meridian policy check build/dev`, `meridian policy check deploy.yaml --env prod` "
             "or `meridian policy check --env prod`",
         )
-    checkers = [c for c in gate.CHECKERS if c not in set(skip or ())]
+    left = checkers(skip)
     with _ProgressDisplay() as progress:
         if paths:
             # With --env, the files are judged as part of that environment: its rules apply, and
             # its platform's namespaces and network policies are in view (meridian.policy.context).
             environment = require_environment(repo, env[0]) if env else None
-            report = gate.check_paths(
-                repo, paths, environment=environment, checkers=checkers, progress=progress
-            )
+            report = gate.check_paths(repo, paths, environment=environment, checkers=left, progress=progress)
         else:
             envs = env or _all_environments(repo)
-            report = environment_gate.check_environments(repo, envs, checkers=checkers, progress=progress)
+            report = environment_gate.check_environments(repo, envs, checkers=left, progress=progress)
     _emit(report, output_format, output)
     raise typer.Exit(int(report.exit_code))
 

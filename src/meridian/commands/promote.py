@@ -10,36 +10,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from meridian_core.errors import InputError, RefusedError
+from meridian_core.errors import RefusedError
 from meridian_core.layout import find_repo
 from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
-from meridian.commands.options import (
-    AllChanged,
-    Base,
-    BreakGlass,
-    Digest,
-    Emergency,
-    Push,
-    ReleaseHold,
-    Remote,
-    Skip,
-    Source,
-    Supersede,
-    Targets,
-    To,
-    Version,
-    branch_options,
-    checkers,
-    reason,
-    say,
-    warn,
-)
-from meridian.console import out
+from meridian.commands.options import Skip, checkers, command_group, examples, grouped
+from meridian.commands.promotion_options import Branch, Remote, promotion_request
+from meridian.console import out, progress, warning
 from meridian.promote import check as checking
-from meridian.promote import clock, engine, report, texts
-from meridian.promote.facts import Overrides
+from meridian.promote import clock, land, report, texts
+from meridian.promote.context import Options
+from meridian.promote.plan import Request
 
 # Typer vendors its click privately, so the context and formatter types below are not public:
 # they are annotated as Any.
@@ -63,104 +45,61 @@ class _UsageOfGroup(TyperCommand):
         formatter.write_usage(path, " ".join(self.collect_usage_pieces(ctx)))
 
 
-app = typer.Typer(
-    cls=_PromoteByDefault,
-    help="Promote apps dev → staging → prod through branches and pull requests: "
+_EXAMPLES = (
+    "meridian promote orders --to staging  # what dev runs, committed on a new branch",
+    "meridian promote orders --to prod --push  # and push the branch, open its pull request",
+    "meridian promote --all-changed --to staging  # every app whose version differs from dev's",
+)
+
+app = command_group(
+    "promote",
+    "Promote apps dev → staging → prod through branches and pull requests: "
     "`meridian promote APP --to ENV [--push]`, or one of the commands below.",
-    no_args_is_help=True,
+    *_EXAMPLES,
+    "meridian promote plan orders --to prod",
+    cls=_PromoteByDefault,
 )
 
 
-@app.command("run", hidden=True, cls=_UsageOfGroup)
-def run(  # noqa: PLR0917 - Typer passes one argument per option
-    targets: Targets = None,
-    to: To = "",
-    version: Version = None,
-    digest: Digest = None,
-    source: Source = None,
-    all_changed: AllChanged = False,
-    emergency: Emergency = None,
-    break_glass: BreakGlass = None,
-    release_hold: ReleaseHold = False,
-    push: Push = False,
-    supersede: Supersede = False,
-    base: Base = None,
-    remote: Remote = "origin",
-    skip: Skip = None,
-) -> None:
+@app.command("run", hidden=True, cls=_UsageOfGroup, epilog=examples(*_EXAMPLES))
+@grouped(request=promotion_request, branch=Branch)
+def run(request: Request, branch: Branch, skip: Skip = None) -> None:
     """Promote an app (or bundle) into ENV on a new branch promote/APP/ENV/VERSION.
 
     Exit 0 done or nothing to do, 1 refused by a rule or the gate, 2 bad input, 3 a pending
     promotion of the same app and environment."""
-    request = _request(
-        targets, to, version, digest, source, all_changed, emergency, break_glass, release_hold
-    )
-    _run(request, branch_options(push=push, supersede=supersede, skip=skip, remote=remote, base=base))
+    _run(request, branch.options(skip))
 
 
-@app.command("plan", cls=TyperCommand)
-def plan(  # noqa: PLR0917 - Typer passes one argument per option
-    targets: Targets = None,
-    to: To = "",
-    version: Version = None,
-    digest: Digest = None,
-    source: Source = None,
-    all_changed: AllChanged = False,
-    emergency: Emergency = None,
-    break_glass: BreakGlass = None,
-    release_hold: ReleaseHold = False,
-    remote: Remote = "origin",
-    skip: Skip = None,
-) -> None:
+@app.command(
+    "plan",
+    cls=TyperCommand,
+    epilog=examples("meridian promote plan orders --to prod  # the rules, the gate and the rendered diff"),
+)
+@grouped(request=promotion_request)
+def plan(request: Request, remote: Remote = "origin", skip: Skip = None) -> None:
     """The checks and the rendered diff of a promotion, changing nothing.
 
     Exit 0 when it would go through, 1 when a rule or the gate would refuse it."""
-    request = _request(
-        targets, to, version, digest, source, all_changed, emergency, break_glass, release_hold
-    )
-    options = engine.Options(
-        now=clock.now(), plan=True, checkers=checkers(skip), remote=remote, say=say, warn=warn
+    options = Options(
+        now=clock.now(), plan=True, checkers=checkers(skip), remote=remote, say=progress, warn=warning
     )
     _run(request, options)
 
 
-def _request(  # noqa: PLR0917 - the command's options, in the command's order
-    targets: list[str] | None,
-    to: str,
-    version: str | None,
-    digest: str | None,
-    source: str | None,
-    all_changed: bool,
-    emergency: str | None,
-    break_glass: str | None,
-    release_hold: bool,
-) -> engine.Request:
-    if not to:
-        raise InputError("say which environment to promote into", hint="--to staging, --to prod, …")
-    return engine.Request(
-        to=to,
-        targets=tuple(targets or ()),
-        all_changed=all_changed,
-        version=version,
-        digest=digest,
-        source=source,
-        overrides=Overrides(
-            emergency=reason("--emergency", emergency),
-            break_glass=reason("--break-glass", break_glass),
-            release_hold=release_hold,
-        ),
-    )
+def _run(request: Request, options: Options) -> None:
+    outcomes = land.promote(find_repo(), request, options)
+    report.conclude(outcomes, out, remote=options.remote, diff=options.plan)
 
 
-def _run(request: engine.Request, options: engine.Options) -> None:
-    outcomes = engine.promote(find_repo(), request, options)
-    report.show(outcomes, out, remote=options.remote, diff=options.plan)
-    error = report.error_for(outcomes)
-    if error is not None:
-        raise error
-
-
-@app.command("check", cls=TyperCommand)
+@app.command(
+    "check",
+    cls=TyperCommand,
+    epilog=examples(
+        "meridian promote check  # HEAD against origin's default branch",
+        "meridian promote check origin/main..HEAD --skip checkov",
+    ),
+)
 def check(
     commits: Annotated[
         str | None,
@@ -176,7 +115,9 @@ def check(
     One target environment, only version fields, versions that run upstream, every rule as of
     BASE. Exit 0 legal (or no promotion at all), 1 refused, 2 bad range."""
     repo = find_repo()
-    result = checking.check(repo, commits, now=clock.now(), checkers=checkers(skip), remote=remote, say=say)
+    result = checking.check(
+        repo, commits, now=clock.now(), checkers=checkers(skip), remote=remote, say=progress
+    )
     span = f"{result.merge_base[:10]}..{result.head[:10]}"
     for note in result.notes:
         out.print(f"[dim]=[/] {escape(span)}: {escape(note)}")

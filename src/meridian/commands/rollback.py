@@ -7,14 +7,26 @@ from typing import Annotated
 import typer
 from meridian_core.layout import find_repo
 
-from meridian.commands.options import Base, BreakGlass, Push, Remote, Skip, Supersede, branch_options, reason
+from meridian.commands.options import App, Skip, examples, grouped
+from meridian.commands.promotion_options import Branch, BreakGlass, reason
 from meridian.console import out
-from meridian.promote import engine, report
+from meridian.promote import land, report
 from meridian.promote.facts import Overrides
+from meridian.promote.plan import RollbackRequest
+
+app = typer.Typer()
 
 
-def rollback(  # noqa: PLR0917 - Typer passes one argument per option
-    app: Annotated[str, typer.Argument(help="The app to roll back.")],
+@app.command(
+    "rollback",
+    epilog=examples(
+        "meridian rollback orders --env prod --reason 'p99 latency doubled'  # the version before",
+        "meridian rollback orders --env staging --to 1.1.0 --push",
+    ),
+)
+@grouped(branch=Branch)
+def rollback(
+    app: App,
     env: Annotated[str, typer.Option("--env", help="The environment to roll back in.")],
     to: Annotated[
         str | None,
@@ -24,10 +36,8 @@ def rollback(  # noqa: PLR0917 - Typer passes one argument per option
         str | None, typer.Option("--reason", help="Why: recorded in the commit and on the hold.")
     ] = None,
     break_glass: BreakGlass = None,
-    push: Push = False,
-    supersede: Supersede = False,
-    base: Base = None,
-    remote: Remote = "origin",
+    *,
+    branch: Branch,
     skip: Skip = None,
 ) -> None:
     """Restore an earlier version of APP in ENV, byte for byte from history, by pull request.
@@ -35,16 +45,12 @@ def rollback(  # noqa: PLR0917 - Typer passes one argument per option
     Through the policy gate, on a branch rollback/APP/ENV/VERSION; the app is then held there
     until a promotion releases it (--release-hold). Exit 0 done or nothing to do, 1 refused,
     2 bad input, 3 a pending promotion of the same app and environment."""
-    request = engine.RollbackRequest(
+    request = RollbackRequest(
         app=app,
         env=env,
         version=to,
         reason=reason("--reason", why),
         overrides=Overrides(break_glass=reason("--break-glass", break_glass)),
     )
-    options = branch_options(push=push, supersede=supersede, skip=skip, remote=remote, base=base)
-    outcome = engine.rollback(find_repo(), request, options)
-    report.show([outcome], out, remote=remote)
-    error = report.error_for([outcome])
-    if error is not None:
-        raise error
+    outcome = land.rollback(find_repo(), request, branch.options(skip))
+    report.conclude([outcome], out, remote=branch.remote)

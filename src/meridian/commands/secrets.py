@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,20 +13,21 @@ from meridian_core.layout import find_repo
 from rich.markup import escape
 from rich.table import Table
 
+from meridian.commands.options import TableOrJson, TableOrJsonFormat, command_group, examples
 from meridian.console import err, out
 from meridian.policy import secret_scan
 
-app = typer.Typer(
-    help="Find secrets before they reach git (gitleaks, policies/gitleaks.toml).", no_args_is_help=True
+_SCAN = (
+    "meridian secrets scan  # this checkout's working tree, build/ included",
+    "meridian secrets scan --history  # and every commit",
+    "meridian secrets scan build/dev --format json",
+)
+app = command_group(
+    "secrets", "Find secrets before they reach git (gitleaks, policies/gitleaks.toml).", *_SCAN
 )
 
 
-class Format(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-
-
-@app.command("scan")
+@app.command("scan", epilog=examples(*_SCAN))
 def scan(
     directory: Annotated[
         Path | None,
@@ -36,7 +36,7 @@ def scan(
     history: Annotated[
         bool, typer.Option("--history", help="Also scan every commit of the folder's git history.")
     ] = False,
-    output_format: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.TABLE,
+    output_format: TableOrJsonFormat = TableOrJson.TABLE,
 ) -> None:
     """Exit 1 when a secret is found (file, line and rule are listed; the secret never is), 0 when
     clean, 2 when the folder cannot be scanned."""
@@ -47,7 +47,7 @@ def scan(
         findings += secret_scan.scan_history(repo, target)
     # With --format json, stdout holds the JSON alone (for pipes); the verdict goes to stderr.
     console = out
-    if output_format is Format.JSON:
+    if output_format is TableOrJson.JSON:
         print(json.dumps({"target": str(target), "findings": [asdict(f) for f in findings]}, indent=2))
         console = err
     else:

@@ -4,31 +4,22 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 from meridian_core.errors import ConflictError, InputError, RefusedError
 from meridian_core.exitcodes import ExitCode
 from meridian_core.layout import Repo, find_repo
-from rich.markup import escape
 
-from meridian.console import err, out
+from meridian.commands.options import Env, GitOps, examples
+from meridian.console import err, out, progress
 from meridian.engine import Stack, recover, stack_locks
 from meridian.environments import load_spec
 
 if TYPE_CHECKING:
     from meridian.cluster import LocalCluster
 
-EnvArgument = Annotated[str, typer.Argument(help="Environment: dev, staging or prod.")]
-GitOpsOption = Annotated[
-    bool,
-    typer.Option(
-        "--gitops",
-        help="On the local control plane: after `pulumi up`, also run the GitOps loop (a git server "
-        "serving this checkout and Argo CD's controllers), which the program's Argo CD objects point "
-        "at, so Argo CD syncs the apps (docs/local-cluster.md).",
-    ),
-]
+app = typer.Typer()
 
 
 def _stack(env: str) -> Stack:
@@ -38,9 +29,9 @@ def _stack(env: str) -> Stack:
     if stack.state_dir is None:
         # Not a file backend: pulumi refuses a locked stack by itself; meridian cannot tell a
         # live update from a dead one there, so it says it did not look.
-        err.print(
-            f"[dim]{env}: state at {escape(stack.backend_url.split('://', 1)[0])}://, whose stack locks "
-            "meridian does not read; pulumi refuses a locked stack itself[/]"
+        progress(
+            f"{env}: state at {stack.backend_url.split('://', 1)[0]}://, whose stack locks "
+            "meridian does not read; pulumi refuses a locked stack itself"
         )
     for lock in stack_locks(stack) if stack.state_dir is not None else []:
         if lock.held_by_live_process():
@@ -65,8 +56,18 @@ def _run(stack: Stack, *args: str) -> None:
         )
 
 
-def up(env: EnvArgument, gitops: GitOpsOption = False) -> None:
-    """Create or update the environment's platform (`pulumi up`); dev's local control plane starts first."""
+@app.command(
+    "up",
+    epilog=examples(
+        "meridian up dev  # the local control plane first, then pulumi up",
+        "meridian up dev --gitops  # and Argo CD syncing the apps from this checkout",
+        "PULUMI_CONFIG_PASSPHRASE=… meridian up staging",
+    ),
+)
+def up(env: Env, gitops: GitOps = False) -> None:
+    """Create or update the environment's platform (`pulumi up`); dev's local control plane starts first.
+
+    With --gitops, the program's Argo CD objects point at the GitOps loop, started after `pulumi up`."""
     repo = find_repo()
     cluster = _local_cluster(repo, env)
     if gitops and cluster is None:
@@ -78,18 +79,14 @@ def up(env: EnvArgument, gitops: GitOpsOption = False) -> None:
     if cluster is not None:
         # The local control plane is processes, not cloud resources: it is started beside the
         # stack, not declared in it (kind clusters, which are resources, are declared by the program).
-        cluster.up(_say)
+        cluster.up(progress)
     with _argocd_source(cluster, gitops=gitops):
         _run(stack, "up", "--yes")
     if gitops and cluster is not None:
-        cluster.start_gitops(_say, env)
+        cluster.start_gitops(progress, env)
         served = cluster.gitops.layout.served_repo
         out.print(f"GitOps: Argo CD reads {cluster.gitops.repo_url()}")
         out.print(f"  publish commits with: git push {served} HEAD:main")
-
-
-def _say(line: str) -> None:
-    err.print(f"[dim]{escape(line)}[/]")
 
 
 def _local_cluster(repo: Repo, env: str) -> LocalCluster | None:
@@ -118,24 +115,27 @@ def _argocd_source(cluster: LocalCluster | None, *, gitops: bool) -> Iterator[No
     from meridian.cluster.gitops_environment import repo_url_override  # noqa: PLC0415
 
     url = cluster.gitops.repo_url()
-    _say(f"Argo CD's repository: {url}, the local GitOps loop's git server")
+    progress(f"Argo CD's repository: {url}, the local GitOps loop's git server")
     with repo_url_override(url):
         yield
 
 
-def preview(env: EnvArgument) -> None:
+@app.command("preview", epilog=examples("meridian preview staging"))
+def preview(env: Env) -> None:
     """Show what `up` would change (`pulumi preview`)."""
     stack = _stack(env)
     with _argocd_source(_local_cluster(stack.repo, env), gitops=False):
         _run(stack, "preview", "--diff")
 
 
-def destroy(env: EnvArgument) -> None:
+@app.command("destroy", epilog=examples("meridian destroy dev"))
+def destroy(env: Env) -> None:
     """Delete everything the environment's stack created (`pulumi destroy`)."""
     _run(_stack(env), "destroy", "--yes")
 
 
-def drift(env: EnvArgument) -> None:
+@app.command("drift", epilog=examples("meridian drift prod  # exit 1, with the diff, when it drifted"))
+def drift(env: Env) -> None:
     """Compare the live platform with the code; exit 1 with the diff when they differ."""
     stack = _stack(env)
     with _argocd_source(_local_cluster(stack.repo, env), gitops=False):
@@ -146,7 +146,8 @@ def drift(env: EnvArgument) -> None:
     out.print(f"{env}: no drift")
 
 
-def recover_stack(env: EnvArgument) -> None:
+@app.command("recover", epilog=examples("meridian recover dev  # after an interrupted `meridian up dev`"))
+def recover_stack(env: Env) -> None:
     """After an interrupted `up`: clear a stale lock and pending operations so the stack is usable again."""
     stack = _stack_without_lock_check(env)
     steps = recover(stack)

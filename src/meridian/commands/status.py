@@ -11,10 +11,13 @@ from meridian_core.layout import find_repo
 from rich.markup import escape
 from rich.table import Table
 
+from meridian.commands.options import examples
 from meridian.console import out
 from meridian.promote import clock
 from meridian.promote.status import Cell, StatusReport
 from meridian.promote.status import status as compute
+
+app = typer.Typer()
 
 
 class Format(StrEnum):
@@ -23,6 +26,12 @@ class Format(StrEnum):
     MARKDOWN = "markdown"
 
 
+@app.command(
+    "status",
+    epilog=examples(
+        "meridian status", "meridian status --format markdown  # as the pull request comment shows it"
+    ),
+)
 def status(
     output_format: Annotated[
         Format,
@@ -65,6 +74,32 @@ def _next(cell: Cell) -> str:
     return f"{head} waits: {rules}{when}"
 
 
+def _grid(result: StatusReport) -> list[tuple[str, list[Cell]]]:
+    """Each app, with its cell in each environment of the order."""
+    return [(app, [result.cell(app, env.name) for env in result.environments]) for app in result.apps]
+
+
+def _table_cell(result: StatusReport, cell: Cell) -> str:
+    """The version and its age; then, each on a line of its own, a hold and the next version."""
+    if cell.pin is None:
+        return "[dim]-[/]"
+    lines = [f"{escape(cell.pin.tag)} [dim]{_age(result, cell)}[/]"]
+    if cell.hold:
+        lines.append(f"[yellow]held: {escape(cell.hold.reason)}[/]")
+    if cell.candidate:
+        lines.append(f"[{'green' if cell.candidate.ready else 'dim'}]{escape(_next(cell))}[/]")
+    return "\n".join(lines)
+
+
+def _markdown_cell(result: StatusReport, cell: Cell) -> str:
+    if cell.pin is None:
+        return "-"
+    held = f"<br>held: {_md(cell.hold.reason)}" if cell.hold else ""
+    ready = "✅" if cell.candidate and cell.candidate.ready else "⏳"
+    upstream = f"<br>{ready} {_md(_next(cell))}" if cell.candidate else ""
+    return f"`{cell.pin.tag}` ({_age(result, cell)}){held}{upstream}"
+
+
 def _table(result: StatusReport) -> None:
     table = Table(
         title=f"Promotion status at {clock.iso(result.now)} (HEAD {result.head[:10]})", title_justify="left"
@@ -76,22 +111,8 @@ def _table(result: StatusReport) -> None:
             + (" [red](locked)[/]" if env.lock else "")
             + (" [yellow](frozen)[/]" if env.frozen else "")
         )
-    for app in result.apps:
-        row = []
-        for env in result.environments:
-            cell = result.cell(app, env.name)
-            if cell.pin is None:
-                row.append("[dim]-[/]")
-                continue
-            text = f"{escape(cell.pin.tag)} [dim]{_age(result, cell)}[/]"
-            if cell.hold:
-                text += f"\n[yellow]held: {escape(cell.hold.reason)}[/]"
-            nxt = _next(cell)
-            if nxt:
-                colour = "green" if cell.candidate and cell.candidate.ready else "dim"
-                text += f"\n[{colour}]{escape(nxt)}[/]"
-            row.append(text)
-        table.add_row(app, *row)
+    for app, cells in _grid(result):
+        table.add_row(app, *(_table_cell(result, cell) for cell in cells))
     out.print(table)
     for env in result.environments:
         last = env is result.environments[-1]
@@ -162,20 +183,8 @@ def as_markdown(result: StatusReport) -> str:
         "| app | " + " | ".join(envs) + " |",
         "| --- |" + " --- |" * len(envs),
     ]
-    for app in result.apps:
-        cells = []
-        for env in envs:
-            cell = result.cell(app, env)
-            if cell.pin is None:
-                cells.append("-")
-                continue
-            text = f"`{cell.pin.tag}` ({_age(result, cell)})"
-            if cell.hold:
-                text += f"<br>held: {_md(cell.hold.reason)}"
-            if cell.candidate:
-                text += f"<br>{'✅' if cell.candidate.ready else '⏳'} {_md(_next(cell))}"
-            cells.append(text)
-        lines.append(f"| {app} | " + " | ".join(cells) + " |")
+    for app, cells in _grid(result):
+        lines.append(f"| {app} | " + " | ".join(_markdown_cell(result, cell) for cell in cells) + " |")
     lines.append("")
     for info in result.environments:
         if info.lock:

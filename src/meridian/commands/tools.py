@@ -7,24 +7,24 @@ from typing import Annotated
 import typer
 from meridian_core.layout import find_repo
 
-from meridian import tool_install, toolchain
+from meridian import console, tool_install, toolchain
+from meridian.commands.options import For, command_group, examples
 from meridian.console import out
 
-app = typer.Typer(help="Install the repository's pinned tools.", no_args_is_help=True)
+_INSTALL = (
+    "meridian tools install  # every group",
+    "meridian tools install --for render  # the groups `meridian render` needs",
+    "meridian tools install --group kube",
+)
+app = command_group("tools", "Install the repository's pinned tools.", *_INSTALL, "meridian tools needs")
 
 Groups = Annotated[
     list[str] | None,
     typer.Option("--group", "-g", help="Install these groups (tools/tools.toml [group.*]); repeatable."),
 ]
-For = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--for", "-f", help="Install the groups this command or Make target needs ([needs]); repeatable."
-    ),
-]
 
 
-@app.command("install")
+@app.command("install", epilog=examples(*_INSTALL))
 def install(group: Groups = None, for_: For = None) -> None:
     """Install what is missing or whose pins changed, reusing tools already at their pinned version.
 
@@ -42,7 +42,7 @@ def install(group: Groups = None, for_: For = None) -> None:
         _say(f"nothing to do ({len(report.skipped)} groups up to date)")
 
 
-@app.command("needs")
+@app.command("needs", epilog=examples("meridian tools needs"))
 def needs() -> None:
     """Which tool groups each command and Make target needs (tools/tools.toml [needs])."""
     manifest = toolchain.load_manifest(find_repo())
@@ -52,4 +52,5 @@ def needs() -> None:
 
 def _say(line: str) -> None:
     # One line per event, never wrapped: CI logs and narrow terminals read the same.
-    out.print(line, soft_wrap=True, markup=False)
+    if not console.quiet():
+        out.print(line, soft_wrap=True, markup=False)

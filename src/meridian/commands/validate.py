@@ -4,7 +4,6 @@ admission refusals show up before Argo CD or Pulumi meets them."""
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Annotated
@@ -19,29 +18,37 @@ from meridian.cluster import LocalCluster
 from meridian.cluster.api import ApiError
 from meridian.cluster.dryrun import Outcome, Report, Verdict, check, install_crds, load_manifests
 from meridian.cluster.scaffold import Scaffold
+from meridian.commands.options import Environments, examples, grouped
 from meridian.console import out
-from meridian.environments import known_environments, require_environment
 from meridian.render import render_environment
 
 CRDS_DIR_ENV = "MERIDIAN_CRDS_DIR"
 
+app = typer.Typer()
 
+
+@app.command(
+    "validate",
+    epilog=examples(
+        "meridian validate dev  # against `meridian cluster up --local`",
+        "meridian validate prod --crds build/crds/prod  # with the CRDs `meridian render prod` wrote",
+    ),
+)
+@grouped(environments=Environments)
 def validate(
-    env: Annotated[str | None, typer.Argument(help="Environment to validate (dev, staging, prod).")] = None,
-    all_envs: Annotated[bool, typer.Option("--all", help="Every environment.")] = False,
+    environments: Environments,
     crds: Annotated[
         Path | None,
         typer.Option(
             "--crds",
-            help=f"Install the CRDs in this folder first (default: ${CRDS_DIR_ENV} or .meridian/crds).",
+            envvar=CRDS_DIR_ENV,
+            help="Install the CRDs in this folder first (default: .meridian/crds, if it is there).",
         ),
     ] = None,
 ) -> None:
     """Server-side dry-run of every rendered object: exit 0 when none is rejected, 1 when one is."""
     repo = find_repo()
-    if all_envs == (env is not None):
-        raise InputError("name one environment or pass --all", hint="e.g. `meridian validate dev`")
-    envs = known_environments(repo) if all_envs else [require_environment(repo, env or "")]
+    envs = environments.names(repo, "validate")
     crd_dir = _crd_dir(repo, crds)
     try:
         rejected = _validate(repo, envs, crd_dir)
@@ -76,15 +83,11 @@ def _validate(repo: Repo, envs: list[str], crd_dir: Path | None) -> int:
 
 
 def _crd_dir(repo: Repo, given: Path | None) -> Path | None:
-    if given is not None:
+    # A blank $MERIDIAN_CRDS_DIR counts as unset, as an empty one does.
+    if given is not None and str(given).strip():
         if not given.is_dir():
-            raise InputError(f"--crds {given}: not a folder")
+            raise InputError(f"--crds (or ${CRDS_DIR_ENV}) {given}: not a folder")
         return given
-    configured = os.environ.get(CRDS_DIR_ENV, "").strip()
-    if configured:
-        if not Path(configured).is_dir():
-            raise InputError(f"{CRDS_DIR_ENV}={configured}: not a folder")
-        return Path(configured)
     default = repo.local_dir / "crds"
     return default if default.is_dir() else None
 

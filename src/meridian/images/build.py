@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -272,7 +271,7 @@ RECIPES: dict[str, Callable[[Repo, Source, Request, Path], Layers]] = {
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str], what: str) -> None:
-    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    proc = toolchain.run(command, env=env, cwd=cwd)
     if proc.returncode != 0:
         raise RefusedError(f"{what} failed: {(proc.stderr or proc.stdout).strip()[-800:]}")
 

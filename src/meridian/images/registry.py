@@ -31,14 +31,7 @@ class Pushed:
 def run(repo: Repo, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     tool = toolchain.require_tool(repo, TOOL)
     try:
-        return subprocess.run(
-            [tool, *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=toolchain.tool_env(repo),
-            check=False,
-        )
+        return toolchain.run([tool, *args], env=toolchain.tool_env(repo), timeout=timeout)
     except subprocess.TimeoutExpired:
         raise RefusedError(f"{TOOL} {args[0]} did not finish in {timeout:.0f} s") from None
 

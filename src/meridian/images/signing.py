@@ -38,14 +38,7 @@ def _run(repo: Repo, args: list[str], ref: str) -> subprocess.CompletedProcess[s
         # A fresh TUF folder: cosign must not reach for the public Sigstore roots; this key is the root.
         env = {**toolchain.tool_env(repo), "TUF_ROOT": home, "SIGSTORE_NO_CACHE": "1"}
         try:
-            return subprocess.run(
-                [cosign, *args, *plain, ref],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=300,
-                check=False,
-            )
+            return toolchain.run([cosign, *args, *plain, ref], env=env, timeout=300)
         except subprocess.TimeoutExpired:
             raise RefusedError(f"cosign {args[0]} {ref} did not finish in 300 s") from None
 

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from meridian import console
+
 
 class Cancelled(Exception):
     """A step was stopped because another one failed first."""
@@ -39,6 +41,7 @@ class Processes:
         with self._lock:
             if self._cancelled:
                 raise Cancelled(command[0])
+            console.command(command, cwd)
             # A process group of its own, so cancelling also stops the workers the tool forks (checkov).
             proc = subprocess.Popen(
                 list(command),

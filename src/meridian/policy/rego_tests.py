@@ -1,6 +1,5 @@
-"""Run the Rego unit tests with `opa test`, print results and coverage, fail under a threshold.
-
-    python -m meridian.policy.rego_tests [--threshold 90]     (what `make test-policy` runs)
+"""The Rego unit tests with `opa test`: their results, and the coverage of the policies' lines
+(`meridian dev rego-tests`, which `make test-policy` runs, prints both and fails under a threshold).
 
 Coverage counts the policies only (policies/rego and the admission adapter in policies/admission),
 not the test files, which cover themselves.
@@ -8,16 +7,13 @@ not the test files, which cover themselves.
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from meridian_core.errors import MeridianError
-from meridian_core.layout import Repo, find_repo
+from meridian_core.layout import Repo
 
 from meridian import toolchain
 
@@ -48,13 +44,8 @@ def test_dirs(repo: Repo) -> list[Path]:
 
 
 def run_tests(repo: Repo, opa: str) -> list[dict[str, Any]]:
-    proc = subprocess.run(
-        [opa, "test", "--format", "json", "--timeout", _TIMEOUT, *map(str, test_dirs(repo))],
-        capture_output=True,
-        text=True,
-        cwd=repo.root,
-        check=False,
-    )
+    command = [opa, "test", "--format", "json", "--timeout", _TIMEOUT, *map(str, test_dirs(repo))]
+    proc = toolchain.run(command, env=toolchain.tool_env(repo), cwd=repo.root)
     try:
         results: list[dict[str, Any]] = json.loads(proc.stdout)
     except json.JSONDecodeError:
@@ -64,14 +55,9 @@ def run_tests(repo: Repo, opa: str) -> list[dict[str, Any]]:
 
 
 def run_coverage(repo: Repo, opa: str) -> list[FileCoverage]:
-    proc = subprocess.run(
-        [opa, "test", "--coverage", "--coverage-runs=", "--format", "json", "--timeout", _TIMEOUT]
-        + [str(d.relative_to(repo.root)) for d in test_dirs(repo)],
-        capture_output=True,
-        text=True,
-        cwd=repo.root,
-        check=False,
-    )
+    command = [opa, "test", "--coverage", "--coverage-runs=", "--format", "json", "--timeout", _TIMEOUT]
+    command += [str(d.relative_to(repo.root)) for d in test_dirs(repo)]
+    proc = toolchain.run(command, env=toolchain.tool_env(repo), cwd=repo.root)
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
@@ -105,40 +91,3 @@ def total_percent(files: list[FileCoverage]) -> float:
     covered = sum(f.covered for f in files)
     total = covered + sum(f.not_covered for f in files)
     return 100.0 * covered / total if total else 0.0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--threshold", type=float, default=90.0, help="minimum coverage in percent")
-    args = parser.parse_args(argv)
-    try:
-        repo = find_repo()
-        opa = toolchain.require_tool(repo, "opa")
-        results = run_tests(repo, opa)
-        failed = [r for r in results if r.get("fail") or r.get("error")]
-        for r in failed:
-            where = r.get("location", {})
-            print(f"FAIL {r.get('package')}.{r.get('name')} ({where.get('file')}:{where.get('row')})")
-            if r.get("error"):
-                print(f"     {r['error']}")
-        coverage = run_coverage(repo, opa) if not failed else []
-    except MeridianError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return int(exc.exit_code)
-    for f in coverage:
-        missed = f" (lines not covered: {', '.join(map(str, f.missed_lines))})" if f.missed_lines else ""
-        print(f"  {f.percent:6.1f}%  {f.file}{missed}")
-    percent = total_percent(coverage)
-    if coverage:
-        print(f"Rego coverage: {percent:.1f}% of policy lines (threshold {args.threshold:g}%)")
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    if failed:
-        return 1
-    if percent < args.threshold:
-        print(f"coverage {percent:.1f}% is under the threshold of {args.threshold:g}%", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -53,7 +53,6 @@ class CheckReport:
     base: str
     head: str
     merge_base: str
-    promotion: bool = False
     apps: list[CheckedApp] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     gate_summary: str = ""
@@ -125,7 +124,6 @@ def check(
         )
         report.notes.append(f"not a promotion: {what}")
         return report
-    report.promotion = True
     base_snap, head_snap, merge_snap = Revision(git, base), Revision(git, head), Revision(git, merge_base)
     if not base_snap.exists(PROMOTION_FILE):
         report.notes.append(f"{PROMOTION_FILE} is not in BASE: promotion rules are not set up there yet")

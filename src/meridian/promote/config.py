@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from meridian_core.errors import InputError
@@ -62,40 +62,45 @@ def _local_time(value: Any) -> datetime:
 Seconds = Annotated[int, BeforeValidator(_seconds)]
 MinuteOfWeek = Annotated[int, BeforeValidator(_minute_of_week)]
 LocalTime = Annotated[datetime, BeforeValidator(_local_time)]
+Moment = TypeVar("Moment")
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class WeeklyWindow(_Model):
+class _Window(_Model, Generic[Moment]):
+    """A freeze window: its name, the two moments it lies between (`from`, `to`), and why."""
+
+    name: str
+    start: Moment = Field(alias="from")
+    end: Moment = Field(alias="to")
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _valid(self) -> Self:
+        problem = self.problem()
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def problem(self) -> str:
+        """What is wrong with `from` and `to` together; "" when nothing is."""
+        raise NotImplementedError
+
+
+class WeeklyWindow(_Window[MinuteOfWeek]):
     """A window that comes back every week, e.g. from Friday afternoon to Monday morning."""
 
-    name: str
-    start: MinuteOfWeek = Field(alias="from")
-    end: MinuteOfWeek = Field(alias="to")
-    reason: str = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> WeeklyWindow:
-        if self.start == self.end:
-            raise ValueError("from and to are the same moment; the window would be empty")
-        return self
+    def problem(self) -> str:
+        return "from and to are the same moment; the window would be empty" if self.start == self.end else ""
 
 
-class DatedWindow(_Model):
+class DatedWindow(_Window[LocalTime]):
     """A one-off window between two local times, e.g. the year-end change freeze."""
 
-    name: str
-    start: LocalTime = Field(alias="from")
-    end: LocalTime = Field(alias="to")
-    reason: str = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> DatedWindow:
-        if self.end <= self.start:
-            raise ValueError("to must be after from")
-        return self
+    def problem(self) -> str:
+        return "to must be after from" if self.end <= self.start else ""
 
 
 class Freeze(_Model):

@@ -7,21 +7,18 @@ rendering one overlay takes a fraction of a second.
 from __future__ import annotations
 
 import difflib
-import subprocess
 
 from meridian_core.errors import InputError
 from meridian_core.layout import Repo, overlay_path
 
-from meridian.toolchain import require_tool, tool_env
+from meridian.toolchain import require_tool, run, tool_env
 
 
 def build_overlay(repo: Repo, env: str, app: str) -> str:
     """kustomize output of environments/ENV/apps/APP, as `meridian render` writes it."""
     kustomize = require_tool(repo, "kustomize")
     overlay = repo.overlay_dir(env, app)
-    proc = subprocess.run(
-        [kustomize, "build", str(overlay)], capture_output=True, text=True, env=tool_env(repo), check=False
-    )
+    proc = run([kustomize, "build", str(overlay)], env=tool_env(repo))
     if proc.returncode != 0:
         raise InputError(f"kustomize build {overlay_path(env, app)} failed:\n{proc.stderr.strip()}")
     return proc.stdout

@@ -6,7 +6,6 @@ numbers and prints the strings it is given. docs/promotions.md describes the doc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -93,8 +92,6 @@ def document(
     overrides: Overrides,
     now: datetime,
     gate: GateVerdict | None = None,
-    change: dict[str, list[str]] | None = None,
-    bundle: tuple[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The Rego input for moving `app` to `new` in `to`; `states` holds the app in every environment."""
     current = states[to].pin if to in states else None
@@ -102,7 +99,7 @@ def document(
     soak_required = config.rules(upstream).soak if upstream else 0
     since = states[upstream].since if upstream and upstream in states else None
     elapsed = (now - since).total_seconds() if since else -1
-    doc: dict[str, Any] = {
+    return {
         "kind": kind,
         "app": app,
         "from": source,
@@ -156,8 +153,3 @@ def document(
         },
         "now": iso(now),
     }
-    if change is not None:
-        doc["change"] = change
-    if bundle is not None:
-        doc["bundle"] = {"name": bundle[0], "missing": list(bundle[1])}
-    return doc

@@ -12,8 +12,9 @@ from meridian_core.layout import Repo
 
 from meridian.promote import branches
 from meridian.promote import message as m
-from meridian.promote.engine import Context, Options, open_context, publish
+from meridian.promote.context import Context, Options, open_context
 from meridian.promote.facts import Overrides
+from meridian.promote.publish import Proposal, publish
 from meridian.promote.state import lock_path, lock_text, read_lock
 from meridian.promote.units import Outcome, Status
 from meridian.promote.workspace import worktree
@@ -70,10 +71,7 @@ def change_lock(repo: Repo, env: str, *, locked: bool, reason: str, options: Opt
         body = _explanation(env, locked) + (f"\n\nReason: {m.one_line(reason)}\n" if locked else "\n")
         # A superseded branch of the same name is rewritten on the remote as well.
         stale = [branches.Pending(p.ref, p.branch, p.sha, remote=True) for p in pending if p.branch == branch]
-        outcome.pull_request, more = publish(
-            ctx, branch=branch, title=title, commit=commit, stale=stale, body=body
-        )
-        outcome.notes += more
+        publish(ctx, outcome, Proposal(branch, commit, title, body), stale=stale)
     return outcome
 
 

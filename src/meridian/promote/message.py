@@ -20,7 +20,7 @@ several), so `history` and `promote check` can read them back without guessing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 PREFIX = "Meridian-"
 KIND, BUNDLE, FROM, TO, APP = "Kind", "Bundle", "From", "To", "App"
@@ -51,7 +51,6 @@ class AppRecord:
     break_glass: str | None = None
     reason: str | None = None
     released_hold: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def one_line(text: str) -> str:
@@ -99,10 +98,6 @@ def records(trailers: Sequence[tuple[str, str]]) -> list[AppRecord]:
         )
         for group in groups
     ]
-
-
-def unit_value(trailers: Sequence[tuple[str, str]], name: str) -> str | None:
-    return next((v for k, v in trailers if k == f"{PREFIX}{name}"), None)
 
 
 def _none(value: str | None) -> str | None:

@@ -1,7 +1,7 @@
 """`meridian release APP VERSION`: build the app's image from a commit, push it, sign it, and
 open the change that makes the first environment (dev) run that tag and digest.
 
-The change is a promotion into dev, made by the promotion engine like any other: the same rules,
+The change is a promotion into dev, planned and landed like any other: the same rules,
 render, policy gate and branch `promote/APP/dev/VERSION`, and with --push its pull request.
 """
 
@@ -18,9 +18,11 @@ from meridian_core.layout import Repo
 from meridian_core.snapshot import Revision, version_path
 
 from meridian.images import build, registry, signing
-from meridian.promote import engine
+from meridian.promote import land
 from meridian.promote.config import load_config
+from meridian.promote.context import Options
 from meridian.promote.images_file import IMAGES_FILE, read_config
+from meridian.promote.plan import Request
 from meridian.promote.units import Outcome
 from meridian.promote.versions import read_pin, valid_tag
 
@@ -43,7 +45,7 @@ class ReleaseRequest:
     key: Path | None = None  # cosign private key; None: the image is pushed unsigned
 
 
-def release(repo: Repo, request: ReleaseRequest, options: engine.Options) -> Released:
+def release(repo: Repo, request: ReleaseRequest, options: Options) -> Released:
     if not valid_tag(request.version):
         raise InputError(f"version {request.version!r} is not a valid tag", hint="a tag like 1.2.3")
     git = Git(repo.root)
@@ -70,9 +72,9 @@ def release(repo: Repo, request: ReleaseRequest, options: engine.Options) -> Rel
     if request.key is not None:
         signing.sign(repo, f"{target}@{pushed.digest}", request.key)
         options.say(f"signed {target}@{pushed.digest}")
-    outcomes = engine.promote(
+    outcomes = land.promote(
         repo,
-        engine.Request(to=first, targets=(request.app,), version=request.version, digest=pushed.digest),
+        Request(to=first, targets=(request.app,), version=request.version, digest=pushed.digest),
         options,
     )
     return Released(pushed, source.revision, request.key is not None, seconds, outcomes)

@@ -48,6 +48,14 @@ def show(outcomes: list[Outcome], out: Console, *, remote: str = "origin", diff:
             out.print(escape(outcome.diff.rstrip("\n")), highlight=False, soft_wrap=True)
 
 
+def conclude(outcomes: list[Outcome], out: Console, *, remote: str = "origin", diff: bool = False) -> None:
+    """Show the outcomes, then end with the error their exit code calls for, if any."""
+    show(outcomes, out, remote=remote, diff=diff)
+    error = error_for(outcomes)
+    if error is not None:
+        raise error
+
+
 def error_for(outcomes: list[Outcome]) -> MeridianError | None:
     """The error the command ends with, or None when it succeeded (or had nothing to do)."""
     code = exit_code(outcomes)

@@ -7,7 +7,6 @@ asks about every app and environment at once), and each comes back with its own 
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,9 +58,7 @@ def evaluate(repo: Repo, policies: Path, documents: Sequence[dict[str, Any]]) ->
             str(policies),
             *names,
         ]
-        proc = subprocess.run(
-            command, cwd=tmp, capture_output=True, text=True, env=toolchain.tool_env(repo), check=False
-        )
+        proc = toolchain.run(command, env=toolchain.tool_env(repo), cwd=Path(tmp))
     if proc.returncode != 0:
         detail = " ".join((proc.stderr or proc.stdout).split())[:400]
         raise RefusedError(f"conftest could not evaluate the promotion rules: {detail}")

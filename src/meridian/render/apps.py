@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from meridian_core import layout
@@ -13,7 +12,7 @@ from meridian_infra.argocd import KUSTOMIZE_BUILD_OPTIONS
 from meridian_infra.spec import EnvironmentSpec
 from meridian_infra.spec.conformance import rendered_app_problems
 
-from meridian.toolchain import require_tool, tool_env
+from meridian.toolchain import require_tool, run, tool_env
 
 
 def render_apps(repo: Repo, env: str, out: Path, spec: EnvironmentSpec | None = None) -> list[Path]:
@@ -23,13 +22,7 @@ def render_apps(repo: Repo, env: str, out: Path, spec: EnvironmentSpec | None = 
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for overlay in repo.app_overlays(env):
-        proc = subprocess.run(
-            [kustomize, "build", str(overlay), *KUSTOMIZE_BUILD_OPTIONS],
-            capture_output=True,
-            text=True,
-            env=tool_env(repo),
-            check=False,
-        )
+        proc = run([kustomize, "build", str(overlay), *KUSTOMIZE_BUILD_OPTIONS], env=tool_env(repo))
         if proc.returncode != 0:
             raise InputError(
                 f"kustomize build {overlay.relative_to(repo.root)} failed:\n{proc.stderr.strip()}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import tarfile
 import tempfile
 import urllib.error
@@ -26,6 +25,8 @@ import yaml
 from meridian_core.errors import RefusedError
 from meridian_infra.chart_sources import MIRROR_ENV, ChartSourceError, plain_http, resolve
 from meridian_infra.charts import CHARTS
+
+from meridian import toolchain
 
 _HINT = (
     f"set {MIRROR_ENV} to a chart mirror for every chart (a folder of chart archives, "
@@ -169,11 +170,8 @@ def _pull_oci(source: ChartSource, cache: Path, helm: str) -> Path:
     # As the program's source check does: plain HTTP to a registry on loopback, HTTPS elsewhere.
     plain = ["--plain-http"] if plain_http(source.repository) else []
     with tempfile.TemporaryDirectory(prefix="meridian-helm-") as home:
-        proc = subprocess.run(
+        proc = toolchain.run(
             [helm, "pull", ref, "--version", source.version, "--destination", str(target.parent), *plain],
-            capture_output=True,
-            text=True,
-            check=False,
             env=helm_env(Path(home)),
             timeout=300,
         )

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from meridian_core.errors import RefusedError
 
+from meridian import toolchain
 from meridian.render.chart_sources import helm_env
 
 HELM_TIMEOUT = 300
@@ -95,14 +96,7 @@ def template(
         for api_version in sorted(set(api_versions)):
             command += ["--api-versions", api_version]
         try:
-            proc = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                check=False,
-                env=helm_env(Path(tmp) / "home"),
-                timeout=HELM_TIMEOUT,
-            )
+            proc = toolchain.run(command, env=helm_env(Path(tmp) / "home"), timeout=HELM_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise RefusedError(f"helm template {release.name} took over {HELM_TIMEOUT}s") from None
     if proc.returncode != 0:
