@@ -16,17 +16,17 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from meridian_core import certificates
+from meridian_core.certificates import TlsKey
 
 CA_NAME = "meridian-local-ca"
 CA_DAYS = 3650
 LEAF_DAYS = 365
 # Re-issue a leaf this long before it expires, so a cluster started today keeps working for weeks.
 RENEW_BEFORE = dt.timedelta(days=30)
-# Certificates start an hour in the past: a clock that is slightly behind must still accept them.
-BACKDATE = dt.timedelta(hours=1)
 
 _API_DNS = (
     "localhost",
@@ -37,7 +37,6 @@ _API_DNS = (
 )
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-TlsKey = ec.EllipticCurvePrivateKey
 
 
 @dataclass(frozen=True)
@@ -86,66 +85,21 @@ def ensure_pki(directory: Path, service_ip: IpAddress) -> list[str]:
 
 
 def _issue_ca(now: dt.datetime) -> tuple[x509.Certificate, TlsKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(_key_usage(cert_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
+    return certificates.issue_ca(CA_NAME, now, dt.timedelta(days=CA_DAYS))
 
 
 def _issue_leaf(
     leaf: Leaf, ca_cert: x509.Certificate, ca_key: TlsKey, now: dt.datetime
 ) -> tuple[x509.Certificate, TlsKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    attributes = []
-    if leaf.organization:
-        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, leaf.organization))
-    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, leaf.common_name))
-    usage = ExtendedKeyUsageOID.SERVER_AUTH if leaf.server else ExtendedKeyUsageOID.CLIENT_AUTH
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name(attributes))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + dt.timedelta(days=LEAF_DAYS))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-    )
-    if leaf.dns or leaf.ips:
-        names: list[x509.GeneralName] = [x509.DNSName(d) for d in leaf.dns]
-        names += [x509.IPAddress(ip) for ip in leaf.ips]
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    return builder.sign(ca_key, hashes.SHA256()), key
-
-
-def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=not cert_sign,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
+    return certificates.issue_leaf(
+        ca_cert,
+        ca_key,
+        common_name=leaf.common_name,
+        organization=leaf.organization,
+        usages=[ExtendedKeyUsageOID.SERVER_AUTH if leaf.server else ExtendedKeyUsageOID.CLIENT_AUTH],
+        now=now,
+        lifetime=dt.timedelta(days=LEAF_DAYS),
+        names=[*leaf.dns, *(str(ip) for ip in leaf.ips)],
     )
 
 
@@ -183,23 +137,17 @@ def _load_pair(directory: Path, stem: str) -> tuple[x509.Certificate | None, Tls
 
 
 def _write_pair(directory: Path, stem: str, cert: x509.Certificate, key: TlsKey) -> None:
-    _write_secret(directory / f"{stem}.key", _private_pem(key))
-    (directory / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_secret(directory / f"{stem}.key", certificates.private_pem(key))
+    (directory / f"{stem}.crt").write_bytes(certificates.certificate_pem(cert))
 
 
 def _write_service_account_keys(directory: Path) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    _write_secret(directory / "sa.key", _private_pem(key))
+    _write_secret(directory / "sa.key", certificates.private_pem(key))
     (directory / "sa.pub").write_bytes(
         key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-    )
-
-
-def _private_pem(key: TlsKey | rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
