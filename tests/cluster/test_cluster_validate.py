@@ -19,9 +19,9 @@ pytestmark = pytest.mark.slow
 ENVIRONMENTS = ("dev", "staging", "prod")
 SUMMARY = re.compile(r"^(\w+): (\d+) checked, (\d+) rejected, (\d+) unchecked", re.MULTILINE)
 
-BROKEN_OVERLAY = {
-    "kustomization.yaml": "namespace: orders\nresources:\n  - deployment.yaml\n",
-    "deployment.yaml": """\
+# A Deployment the API server refuses, added to dev's orders overlay (an overlay of its own would be
+# an app without a contract, which the spec refuses before anything reaches the cluster).
+BROKEN_DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -37,8 +37,8 @@ spec:
       containers:
         - name: app
           image: registry.example/broken:1.0
-""",
-}
+          envFrom: []  # the overlay's otlp-export component appends to it
+"""
 
 APPPROJECT_CRD = """\
 apiVersion: apiextensions.k8s.io/v1
@@ -92,10 +92,12 @@ def validated_broken(
 ) -> subprocess.CompletedProcess[str]:
     where = tmp_path_factory.mktemp("validate-broken")
     root = _checkout(where)
-    overlay = root / "environments" / "dev" / "apps" / "broken"
-    overlay.mkdir(parents=True)
-    for name, text in BROKEN_OVERLAY.items():
-        (overlay / name).write_text(text)
+    overlay = root / "environments" / "dev" / "apps" / "orders"
+    (overlay / "broken.yaml").write_text(BROKEN_DEPLOYMENT)
+    kustomization = overlay / "kustomization.yaml"
+    base = "  - ../../../../apps/orders/deploy\n"
+    assert base in kustomization.read_text()
+    kustomization.write_text(kustomization.read_text().replace(base, f"{base}  - broken.yaml\n"))
     crds = where / "crds"
     crds.mkdir()
     (crds / "appproject.yaml").write_text(APPPROJECT_CRD)
@@ -130,7 +132,7 @@ def test_a_broken_deployment_is_rejected_with_its_name_and_reason(
     assert validated_broken.returncode == 1, output(validated_broken)
     rejected = [line for line in validated_broken.stdout.splitlines() if line.startswith("rejected")]
     assert len(rejected) == 1, output(validated_broken)
-    assert "Deployment orders/broken (build/dev/apps/broken.yaml)" in rejected[0]
+    assert "Deployment orders/broken (build/dev/apps/orders.yaml)" in rejected[0]
     assert "spec.replicas: Invalid value: -1: must be greater than or equal to 0" in rejected[0]
     assert _summaries(validated_broken.stdout)["dev"][1] == 1
 
