@@ -173,14 +173,20 @@ def test_meridian_dev_schema_writes_it_and_its_check_finds_it_stale(meridian_cli
     shutil.copy(repo_root / "Pulumi.yaml", tmp_path)
     published = tmp_path / "environments" / "platform.schema.json"
     published.write_text("{}\n")
+    contracts = tmp_path / "apps" / "app.schema.json"  # not there yet
     root = {"MERIDIAN_ROOT": str(tmp_path)}
     stale = meridian_cli("dev", "schema", "--check", env=root)
     assert stale.returncode == 1
-    assert f"{published} is not what the code generates: run `make schema`" in stale.stderr
-    assert published.read_text() == "{}\n"  # --check writes nothing
+    for path in (published, contracts):
+        assert f"{path} is not what the code generates: run `make schema`" in stale.stderr
+    assert published.read_text() == "{}\n" and not contracts.exists()  # --check writes nothing
     written = meridian_cli("dev", "schema", env=root)
-    assert (written.returncode, written.stdout) == (0, "wrote environments/platform.schema.json\n")
-    assert published.read_text() == schema_text()
+    assert (written.returncode, written.stdout) == (
+        0,
+        "wrote environments/platform.schema.json\nwrote apps/app.schema.json\n",
+    )
+    assert published.read_text() == schema_text("platform")
+    assert contracts.read_text() == schema_text("app")
     assert meridian_cli("dev", "schema", "--check", env=root).returncode == 0
 
 

@@ -69,7 +69,8 @@ def ttl(duration: str) -> str:
 
 
 class VaultConfiguration(pulumi.ComponentResource):
-    """Every Vault object the environment's apps need; `databases` defaults to the apps' own hosts."""
+    """Every Vault object the environment's apps need; `databases` overrides where an app's database is
+    (the default: the host the platform gives it, databases.py)."""
 
     def __init__(
         self,
@@ -81,7 +82,8 @@ class VaultConfiguration(pulumi.ComponentResource):
     ) -> None:
         if connection.token is None:
             raise VaultSettingsError("meridian:vaultToken is not set")
-        targets = dict(databases) if databases is not None else database_targets(spec)
+        # One database per app whose contract names one; `databases` may say where some of them are.
+        targets = {app: (databases or {}).get(app, target) for app, target in database_targets(spec).items()}
         missing = [app for app in targets if app not in connection.database_admins]
         if missing:
             raise VaultSettingsError(
