@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.local_cluster import REPO_ROOT, ClusterUnderTest, new_cluster, output
+from support.local_cluster import REPO_ROOT, ClusterUnderTest, running_cluster
 
 from meridian.cluster.components import BINARIES
 
@@ -26,13 +26,7 @@ def webhook_built() -> None:
 def admission_cluster(
     tmp_path_factory: pytest.TempPathFactory, webhook_built: None
 ) -> Iterator[ClusterUnderTest]:
-    cluster = new_cluster(tmp_path_factory.mktemp("admission-cluster"))
-    result = cluster.run("cluster", "up", "--local")
-    if result.returncode != 0:
-        cluster.run("cluster", "down", "--local")
-        pytest.fail(f"`meridian cluster up --local` failed:\n{output(result)}")
-    yield cluster
-    cluster.run("cluster", "down", "--local", "--purge")
+    yield from running_cluster(tmp_path_factory.mktemp("admission-cluster"))
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from support.local_cluster import REPO_ROOT, ClusterUnderTest, new_cluster, output
+from support.local_cluster import REPO_ROOT, ClusterUnderTest, running_cluster
 
 from meridian.cluster.components import BINARIES
 
@@ -22,10 +22,4 @@ def control_plane_built() -> None:
 def local_cluster(
     tmp_path_factory: pytest.TempPathFactory, control_plane_built: None
 ) -> Iterator[ClusterUnderTest]:
-    cluster = new_cluster(tmp_path_factory.mktemp("local-cluster"))
-    result = cluster.run("cluster", "up", "--local")
-    if result.returncode != 0:
-        cluster.run("cluster", "down", "--local")
-        pytest.fail(f"`meridian cluster up --local` failed:\n{output(result)}")
-    yield cluster
-    cluster.run("cluster", "down", "--local", "--purge")
+    yield from running_cluster(tmp_path_factory.mktemp("local-cluster"))

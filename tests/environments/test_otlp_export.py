@@ -16,6 +16,7 @@ from meridian_infra.network_policies import NAMESPACE_NAME_LABEL
 from meridian_infra.observability.stack import OTLP_ENDPOINT
 from meridian_infra.offline import record_platform
 from meridian_infra.spec import EnvironmentSpec, load_environment
+from support.selectors import selects
 
 from meridian.render.apps import render_apps
 
@@ -105,23 +106,6 @@ def container_environment(environment: Environment, app: str) -> dict[str, str]:
     return variables
 
 
-def _selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    if selector is None:
-        return False
-    if not all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        if (
-            (op == "In" and labels.get(key) not in values)
-            or (op == "NotIn" and labels.get(key) in values)
-            or (op == "Exists" and key not in labels)
-            or (op == "DoesNotExist" and key in labels)
-        ):
-            return False
-    return True
-
-
 @dataclass(frozen=True)
 class Pod:
     namespace: str
@@ -133,10 +117,10 @@ def _peer_matches(peer: dict[str, Any], policy_namespace: str, pod: Pod) -> bool
     if "ipBlock" in peer:
         return False  # pod addresses are not known here; the policies name pods, not addresses
     if "namespaceSelector" in peer:
-        in_namespace = _selects(peer["namespaceSelector"], pod.namespace_labels)
+        in_namespace = selects(peer["namespaceSelector"], pod.namespace_labels)
     else:
         in_namespace = pod.namespace == policy_namespace
-    return in_namespace and ("podSelector" not in peer or _selects(peer["podSelector"], pod.labels))
+    return in_namespace and ("podSelector" not in peer or selects(peer["podSelector"], pod.labels))
 
 
 def _allows(policies: list[dict[str, Any]], direction: str, subject: Pod, peer: Pod, port: int) -> bool:
@@ -148,7 +132,7 @@ def _allows(policies: list[dict[str, Any]], direction: str, subject: Pod, peer: 
         for p in policies
         if p["metadata"]["namespace"] == subject.namespace
         and direction in p["spec"].get("policyTypes", [])
-        and _selects(p["spec"]["podSelector"], subject.labels)
+        and selects(p["spec"]["podSelector"], subject.labels)
     ]
     if not selecting:
         return True

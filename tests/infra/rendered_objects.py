@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from support.selectors import selects
+
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 
 
@@ -27,25 +29,6 @@ def pod_labels(obj: dict[str, Any]) -> dict[str, str]:
 
 def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
-
-
-def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """Label selector semantics; a Service's plain selector map is matchLabels."""
-    if selector is None:
-        return False
-    match_labels = selector.get("matchLabels", {} if "matchExpressions" in selector else selector)
-    if not all(labels.get(k) == v for k, v in (match_labels or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        if (
-            (op == "In" and labels.get(key) not in values)
-            or (op == "NotIn" and labels.get(key) in values)
-            or (op == "Exists" and key not in labels)
-            or (op == "DoesNotExist" and key in labels)
-        ):
-            return False
-    return True
 
 
 def container_port(spec: dict[str, Any], target: int | str) -> int:

@@ -8,9 +8,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from meridian.cluster.api import KubeApi
 from meridian.cluster.components import NAMES, PYTHON_MODULES, server_url
@@ -89,6 +91,17 @@ class ClusterUnderTest:
 
 def new_cluster(root: Path, **extra_env: str) -> ClusterUnderTest:
     return ClusterUnderTest(root, free_port_base(), dict(extra_env))
+
+
+def running_cluster(root: Path) -> Iterator[ClusterUnderTest]:
+    """A local control plane in `root`, up for as long as the generator lives, purged after."""
+    cluster = new_cluster(root)
+    result = cluster.run("cluster", "up", "--local")
+    if result.returncode != 0:
+        cluster.run("cluster", "down", "--local")
+        pytest.fail(f"`meridian cluster up --local` failed:\n{output(result)}")
+    yield cluster
+    cluster.run("cluster", "down", "--local", "--purge")
 
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
