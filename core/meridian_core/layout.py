@@ -6,7 +6,9 @@ gives the same places as paths on disk. Every command finds the repository the s
 
 import os
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
+from typing import Any, overload
 
 from meridian_core.errors import InputError
 
@@ -43,6 +45,27 @@ LOCAL_CLUSTER_ENV = "MERIDIAN_CLUSTER_DIR"  # the local control plane's folder, 
 LOCAL_KUBECONFIG = "kubeconfig"  # its admin kubeconfig, in that folder
 
 
+class Below:
+    """One path of a layout class, declared as a line of its table: `logs = Below("root", "logs")`
+    reads as `self.root / "logs"`. The base is an attribute of the instance (dotted for a nested
+    one, "dirs.root"); the class attribute itself is this declaration, so docs and tests can list
+    a layout's places without an instance."""
+
+    def __init__(self, base: str, *parts: str) -> None:
+        self.base = base
+        self.parts = parts
+        self._read_base = attrgetter(base)
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> "Below": ...
+    @overload
+    def __get__(self, obj: object, owner: type[Any] | None = None) -> Path: ...
+    def __get__(self, obj: object | None, owner: type[Any] | None = None) -> "Path | Below":
+        if obj is None:
+            return self
+        return Path(self._read_base(obj), *self.parts)
+
+
 def environment_path(env: str) -> str:
     return f"{ENVIRONMENTS_DIR}/{env}"
 
@@ -53,6 +76,7 @@ def environment_file(name: str) -> str:
 
 
 def spec_path(env: str) -> str:
+    """environments/<env>/platform.yaml: the environment's platform spec."""
     return f"{environment_path(env)}/{SPEC_FILE}"
 
 
@@ -62,6 +86,7 @@ def overlays_path(env: str) -> str:
 
 
 def overlay_path(env: str, app: str) -> str:
+    """environments/<env>/apps/<app>: what the app varies in one environment."""
     return f"{overlays_path(env)}/{app}"
 
 
@@ -70,6 +95,7 @@ def settings_path(env: str, app: str) -> str:
 
 
 def version_path(env: str, app: str) -> str:
+    """The overlay's version.yaml: the file a promotion changes."""
     return f"{overlay_path(env, app)}/{VERSION_FILE}"
 
 
@@ -86,16 +112,10 @@ def version_file_of(path: str) -> tuple[str, str] | None:
     return None
 
 
-def app_path(app: str) -> str:
-    return f"{APPS_DIR}/{app}"
-
-
-def contract_path(app: str) -> str:
-    return f"{app_path(app)}/{CONTRACT_FILE}"
-
-
-def base_path(app: str) -> str:
-    return f"{app_path(app)}/{BASE_DIR}"
+def app_path(app: str, *below: str) -> str:
+    """apps/<app>: the app's code, its contract (CONTRACT_FILE) and Kustomize base (BASE_DIR), the
+    base every environment's overlay builds on."""
+    return "/".join((APPS_DIR, app, *below))
 
 
 RENDERED_CHARTS = "charts"  # in a rendered platform folder: the objects of its Helm releases
@@ -108,21 +128,12 @@ class Rendered:
     Helm releases' objects)."""
 
     folder: Path
-
-    @property
-    def apps(self) -> Path:
-        return self.folder / "apps"
+    apps = Below("folder", "apps")
+    platform = Below("folder", "platform")
+    charts = Below("platform", RENDERED_CHARTS)
 
     def app_file(self, app: str) -> Path:
         return self.apps / f"{app}.yaml"
-
-    @property
-    def platform(self) -> Path:
-        return self.folder / "platform"
-
-    @property
-    def charts(self) -> Path:
-        return self.platform / RENDERED_CHARTS
 
 
 @dataclass(frozen=True)
@@ -133,18 +144,13 @@ class Repo:
         """A repository-relative path of this module, on disk."""
         return self.root / relative
 
-    @property
-    def bin_dir(self) -> Path:
-        return self.root / BIN_DIR
-
-    @property
-    def local_dir(self) -> Path:
-        """Git-ignored folder for machine-local state: Pulumi backend, local cluster, stamps."""
-        return self.root / LOCAL_DIR
-
-    @property
-    def build_dir(self) -> Path:
-        return self.root / BUILD_DIR
+    bin_dir = Below("root", BIN_DIR)
+    local_dir = Below("root", LOCAL_DIR)  # machine-local state: Pulumi backend, local cluster, stamps
+    build_dir = Below("root", BUILD_DIR)
+    environments_dir = Below("root", ENVIRONMENTS_DIR)
+    apps_dir = Below("root", APPS_DIR)
+    policies_dir = Below("root", POLICIES_DIR)
+    tools_dir = Below("root", TOOLS_DIR)
 
     def rendered(self, env: str) -> Rendered:
         """build/ENV: where `meridian render ENV` writes."""
@@ -166,22 +172,6 @@ class Repo:
         """Written by `meridian cluster up --local`: what users, kubectl and the Pulumi program use."""
         return self.local_cluster_dir / LOCAL_KUBECONFIG
 
-    @property
-    def environments_dir(self) -> Path:
-        return self.root / ENVIRONMENTS_DIR
-
-    @property
-    def apps_dir(self) -> Path:
-        return self.root / APPS_DIR
-
-    @property
-    def policies_dir(self) -> Path:
-        return self.root / POLICIES_DIR
-
-    @property
-    def tools_dir(self) -> Path:
-        return self.root / TOOLS_DIR
-
     def environment_dir(self, env: str) -> Path:
         return self.path(environment_path(env))
 
@@ -195,7 +185,7 @@ class Repo:
         return self.path(settings_path(env, app))
 
     def contract_file(self, app: str) -> Path:
-        return self.path(contract_path(app))
+        return self.path(app_path(app, CONTRACT_FILE))
 
     def app_overlays(self, env: str) -> list[Path]:
         """The environment's app overlays: the folders under environments/<env>/apps/ that Kustomize

@@ -101,9 +101,9 @@ def test_plain_up_while_the_loop_runs_keeps_argo_cd_on_the_loop(meridian_cli, st
     assert _steps(steps) == [
         ("pulumi stack", None),
         ("control plane up (gitops=False)", None),
-        ("pulumi up", recorded.repo_url),
+        ("pulumi up", recorded.ports.repo_url),
     ]
-    assert recorded.repo_url != LOOP_URL
+    assert recorded.ports.repo_url != LOOP_URL
     assert "the local GitOps loop's git server" in result.stderr
 
 

@@ -23,7 +23,7 @@ AGENT_INJECT = "vault.hashicorp.com/agent-inject"
 def rendered_app_problems(env: str, name: str, app: App, objects: Iterable[dict[str, Any]]) -> list[str]:
     """What differs between the render of `name` in `env` and what the platform read of it."""
     found = {(o.get("kind"), o.get("metadata", {}).get("name")): o for o in objects}
-    settings, contract = layout.settings_path(env, name), layout.contract_path(name)
+    settings, contract = layout.settings_path(env, name), layout.app_path(name, layout.CONTRACT_FILE)
     deployment, autoscaler = found.get(("Deployment", name)), found.get(("HorizontalPodAutoscaler", name))
     if deployment is None or autoscaler is None:
         return [f"renders no Deployment and HorizontalPodAutoscaler named {name}, which {settings} sizes"]

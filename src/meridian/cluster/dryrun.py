@@ -29,14 +29,10 @@ CRD_KIND = ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
 CRD_ESTABLISHED_TIMEOUT_S = 60.0
 
 
-class Verdict(StrEnum):
-    CHECKED = "checked"
-    REJECTED = "rejected"
-    UNCHECKED = "unchecked"
-
-
 @dataclass(frozen=True)
 class Manifest:
+    """One object of a rendered folder, with the file it came from."""
+
     source: Path
     body: dict[str, Any]
 
@@ -79,6 +75,14 @@ class Report:
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for o in self.outcomes if o.verdict is verdict)
+
+
+class Verdict(StrEnum):
+    """What the API server's dry run made of one object (unchecked: its kind is not served yet)."""
+
+    CHECKED = "checked"
+    REJECTED = "rejected"
+    UNCHECKED = "unchecked"
 
 
 def load_manifests(folder: Path) -> tuple[list[Manifest], int]:

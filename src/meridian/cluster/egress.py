@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 import httpx
 from meridian_core.errors import InputError
+from meridian_core.layout import Below
 from meridian_core.yamlio import dump_all
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -93,19 +94,9 @@ class EgressFiles:
     """The egress files of one cluster state folder."""
 
     dirs: ClusterDir
-
-    @property
-    def folder(self) -> Path:
-        return self.dirs.root / "egress"
-
-    @property
-    def selector_config(self) -> Path:
-        """The API server's --egress-selector-config-file."""
-        return self.folder / "egress-selector.yaml"
-
-    @property
-    def forwards(self) -> Path:
-        return self.folder / "forwards.json"
+    folder = Below("dirs.root", "egress")
+    selector_config = Below("folder", "egress-selector.yaml")  # --egress-selector-config-file
+    forwards = Below("folder", "forwards.json")
 
     def socket(self, selection: Selection) -> Path:
         return self.dirs.run / f"egress-{selection}.sock"

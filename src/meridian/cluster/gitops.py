@@ -64,7 +64,7 @@ class GitOpsLoop:
         settings = self.layout.read_settings() or gc.GitOpsSettings(
             gc.GitOpsPorts.from_env(), gc.DEFAULT_POLL_S
         )
-        return settings.repo_url
+        return settings.ports.repo_url
 
     def settings(self) -> gc.GitOpsSettings:
         found = self.layout.read_settings()
@@ -109,7 +109,7 @@ class GitOpsLoop:
         self._check_ports_free(settings.ports)
         gc.prepare_links(plan)
         if gitops_repo.ensure_served(self.repo, self.layout.served_repo, spec.argocd.target_revision):
-            say(f"serving this checkout's HEAD as {spec.argocd.target_revision} at {settings.repo_url}")
+            say(f"serving this checkout's HEAD as {spec.argocd.target_revision} at {settings.ports.repo_url}")
         began = time.monotonic()
         source = gitops_config.install(api, self.repo.bin_dir)
         say(f"Argo CD CRDs and configuration: {source} ({time.monotonic() - began:.1f}s)")
@@ -120,7 +120,7 @@ class GitOpsLoop:
 
     def hand_over(self, api: KubeApi, env: str) -> Applied:
         """Apply env's namespaces, AppProject and ApplicationSet, pointed at the served repository."""
-        return apply_environment(self.repo, api, env, self.settings().repo_url)
+        return apply_environment(self.repo, api, env, self.settings().ports.repo_url)
 
     def declared(self, api: KubeApi, env: str) -> bool:
         """Whether the program (`meridian up ENV`) declared env's ApplicationSet itself."""

@@ -13,15 +13,17 @@ import json
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 from meridian_core.errors import InputError
+from meridian_core.layout import Below
+from meridian_core.statefile import read_json_state
 
 from meridian.cluster.components import extra_args
-from meridian.cluster.layout import PORT_BASE_ENV, ClusterDir
+from meridian.cluster.layout import ClusterDir, PortBlock
 
 REDIS = "redis-server"
 GIT = "git-daemon"
@@ -42,31 +44,29 @@ DEFAULT_POLL_S = 30
 # The control plane takes the first five ports of a base; the loop takes the next eight.
 PORT_OFFSET = 5
 _HEALTH_TIMEOUT_S = 5.0
+_REWRITE_SETTINGS = "run `meridian cluster down --local`, then `meridian cluster up --local --gitops`"
 
 
 @dataclass(frozen=True)
-class GitOpsPorts:
-    redis: int = 16379
-    git: int = 19418
-    repo_server: int = 18081
-    repo_server_metrics: int = 18084
-    controller_metrics: int = 18082
-    appset_metrics: int = 18080
-    appset_probe: int = 18085
-    appset_webhook: int = 17000
+class GitOpsPorts(PortBlock):
+    """Argo CD's and the loop's git server's ports: the eight after the control plane's."""
 
-    @classmethod
-    def from_base(cls, base: int) -> GitOpsPorts:
-        return cls(*range(base + PORT_OFFSET, base + PORT_OFFSET + 8))
+    OFFSETS = tuple(range(PORT_OFFSET, PORT_OFFSET + 8))
+    DEFAULTS = (16379, 19418, 18081, 18084, 18082, 18080, 18085, 17000)
 
-    @classmethod
-    def from_env(cls) -> GitOpsPorts:
-        # The control plane's Ports.from_env has refused a bad base before the loop is started.
-        raw = os.environ.get(PORT_BASE_ENV, "").strip()
-        return cls.from_base(int(raw)) if raw.isdigit() else cls()
+    redis: int
+    git: int
+    repo_server: int
+    repo_server_metrics: int
+    controller_metrics: int
+    appset_metrics: int
+    appset_probe: int
+    appset_webhook: int
 
-    def by_use(self) -> dict[str, int]:
-        return asdict(self)
+    @property
+    def repo_url(self) -> str:
+        """The repository Argo CD reads, from the loop's git server."""
+        return f"git://127.0.0.1:{self.git}/{SERVED_REPO}"
 
 
 @dataclass(frozen=True)
@@ -76,16 +76,11 @@ class GitOpsSettings:
     ports: GitOpsPorts
     poll_s: int
 
-    @property
-    def repo_url(self) -> str:
-        return f"git://127.0.0.1:{self.ports.git}/{SERVED_REPO}"
-
     def to_json(self) -> str:
         return json.dumps({"ports": self.ports.by_use(), "pollSeconds": self.poll_s}, indent=2) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> GitOpsSettings:
-        data: dict[str, Any] = json.loads(text)
+    def from_data(cls, data: dict[str, Any]) -> GitOpsSettings:
         return cls(GitOpsPorts(**data["ports"]), int(data["pollSeconds"]))
 
 
@@ -106,41 +101,17 @@ class GitOpsLayout:
     """Where the loop keeps its files inside the cluster's state folder."""
 
     dirs: ClusterDir
-
-    @property
-    def root(self) -> Path:
-        return self.dirs.root / "gitops"
-
-    @property
-    def settings_file(self) -> Path:
-        return self.root / "gitops.json"
-
-    @property
-    def served(self) -> Path:
-        """The git server's base path; the repository Argo CD reads is SERVED_REPO inside it."""
-        return self.root / "git"
-
-    @property
-    def served_repo(self) -> Path:
-        return self.served / SERVED_REPO
-
-    @property
-    def links(self) -> Path:
-        return self.root / "bin"
+    root = Below("dirs.root", "gitops")
+    settings_file = Below("root", "gitops.json")
+    served = Below("root", "git")  # the git server's base path
+    served_repo = Below("served", SERVED_REPO)  # the repository Argo CD reads
+    links = Below("root", "bin")
 
     def home(self, name: str) -> Path:
         return self.root / "home" / name
 
     def read_settings(self) -> GitOpsSettings | None:
-        try:
-            return GitOpsSettings.from_json(self.settings_file.read_text())
-        except FileNotFoundError:
-            return None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(
-                f"{self.settings_file} is unreadable: {exc}",
-                hint="run `meridian cluster down --local`, then `meridian cluster up --local --gitops`",
-            ) from None
+        return read_json_state(self.settings_file, GitOpsSettings.from_data, hint=_REWRITE_SETTINGS)
 
 
 @dataclass(frozen=True)

@@ -12,51 +12,74 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from meridian_core.errors import InputError
-from meridian_core.layout import LOCAL_CLUSTER_ENV, LOCAL_KUBECONFIG, Repo
+from meridian_core.layout import LOCAL_CLUSTER_ENV, LOCAL_KUBECONFIG, Below, Repo
+from meridian_core.statefile import read_json_state
 
 STATE_DIR_ENV = LOCAL_CLUSTER_ENV
 PORT_BASE_ENV = "MERIDIAN_CLUSTER_PORT_BASE"
 ADMISSION_OFFSET = 13
 # A base leaves room for the ports above it and stays out of the ephemeral range's upper end.
 _PORT_BASE_RANGE = range(1024, 65535 - ADMISSION_OFFSET)
+_REWRITE_SETTINGS = "run `meridian cluster down --local --purge` to start from scratch"
+
+
+def port_base() -> int | None:
+    """$MERIDIAN_CLUSTER_PORT_BASE, when set: the first of the ports the control plane and the
+    GitOps loop take, so that two clusters (or test runs) on one machine do not meet."""
+    raw = os.environ.get(PORT_BASE_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) not in _PORT_BASE_RANGE:
+        raise InputError(
+            f"{PORT_BASE_ENV}={raw} is not a port between {_PORT_BASE_RANGE.start} "
+            f"and {_PORT_BASE_RANGE.stop - 1}",
+            hint="it is the first of five consecutive ports: apiserver, etcd client and peer, "
+            "controller-manager, scheduler (the GitOps loop takes the next eight, the policy "
+            "webhook the one after)",
+        )
+    return int(raw)
 
 
 @dataclass(frozen=True)
-class Ports:
-    """Loopback TCP ports; the defaults are the ones the control plane was first proven on."""
+class PortBlock:
+    """Loopback TCP ports of one part of the cluster: taken from the port base when one is set,
+    else the defaults that part was first proven on."""
 
-    apiserver: int = 16443
-    etcd_client: int = 23790
-    etcd_peer: int = 23800
-    controller_manager: int = 16257
-    scheduler: int = 16259
-    # The policy webhook (OPA); after the GitOps loop's eight, so a base's first 13 keep their use.
-    admission: int = 18443
+    # In field order: each port's distance from the port base, and the port used without a base.
+    OFFSETS: ClassVar[tuple[int, ...]] = ()
+    DEFAULTS: ClassVar[tuple[int, ...]] = ()
 
     @classmethod
-    def from_base(cls, base: int) -> Ports:
-        return cls(base, base + 1, base + 2, base + 3, base + 4, base + ADMISSION_OFFSET)
+    def from_base(cls, base: int) -> Self:
+        return cls(*(base + offset for offset in cls.OFFSETS))
 
     @classmethod
-    def from_env(cls) -> Ports:
-        raw = os.environ.get(PORT_BASE_ENV, "").strip()
-        if not raw:
-            return cls()
-        if not raw.isdigit() or int(raw) not in _PORT_BASE_RANGE:
-            raise InputError(
-                f"{PORT_BASE_ENV}={raw} is not a port between {_PORT_BASE_RANGE.start} "
-                f"and {_PORT_BASE_RANGE.stop - 1}",
-                hint="it is the first of five consecutive ports: apiserver, etcd client and peer, "
-                "controller-manager, scheduler (the GitOps loop takes the next eight, the policy "
-                "webhook the one after)",
-            )
-        return cls.from_base(int(raw))
+    def from_env(cls) -> Self:
+        base = port_base()
+        return cls(*cls.DEFAULTS) if base is None else cls.from_base(base)
 
     def by_use(self) -> dict[str, int]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Ports(PortBlock):
+    """The control plane's ports, and the policy webhook's."""
+
+    # The policy webhook's port (OPA) comes after the GitOps loop's eight, so a base's first 13
+    # keep their use.
+    OFFSETS = (0, 1, 2, 3, 4, ADMISSION_OFFSET)
+    DEFAULTS = (16443, 23790, 23800, 16257, 16259, 18443)  # the ports the control plane was proven on
+
+    apiserver: int
+    etcd_client: int
+    etcd_peer: int
+    controller_manager: int
+    scheduler: int
+    admission: int
 
 
 @dataclass(frozen=True)
@@ -72,39 +95,19 @@ class Settings:
         return json.dumps(data, indent=2) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> Settings:
-        data: dict[str, Any] = json.loads(text)
+    def from_data(cls, data: dict[str, Any]) -> Settings:
         return cls(Ports(**data["ports"]), str(data["serviceSubnet"]), int(data["nodes"]))
 
 
 @dataclass(frozen=True)
 class ClusterDir:
     root: Path
-
-    @property
-    def pki(self) -> Path:
-        return self.root / "pki"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def run(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def etcd_data(self) -> Path:
-        return self.root / "etcd"
-
-    @property
-    def kubeconfig(self) -> Path:
-        """The admin kubeconfig: what users, kubectl and the Pulumi program use."""
-        return self.root / LOCAL_KUBECONFIG
-
-    @property
-    def settings_file(self) -> Path:
-        return self.root / "cluster.json"
+    pki = Below("root", "pki")
+    logs = Below("root", "logs")
+    run = Below("root", "run")
+    etcd_data = Below("root", "etcd")
+    kubeconfig = Below("root", LOCAL_KUBECONFIG)  # the admin's: users, kubectl, the Pulumi program
+    settings_file = Below("root", "cluster.json")
 
     def component_kubeconfig(self, name: str) -> Path:
         return self.root / "kubeconfigs" / f"{name}.kubeconfig"
@@ -120,15 +123,7 @@ class ClusterDir:
         return self.root / "scratch" / name
 
     def read_settings(self) -> Settings | None:
-        try:
-            return Settings.from_json(self.settings_file.read_text())
-        except FileNotFoundError:
-            return None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(
-                f"{self.settings_file} is unreadable: {exc}",
-                hint="run `meridian cluster down --local --purge` to start from scratch",
-            ) from None
+        return read_json_state(self.settings_file, Settings.from_data, hint=_REWRITE_SETTINGS)
 
     def write_settings(self, settings: Settings) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from meridian_core.errors import InputError, RefusedError
-from meridian_core.layout import Repo
+from meridian_core.errors import RefusedError
+from meridian_core.layout import Below, Repo
+from meridian_core.statefile import read_json_state
 from meridian_infra import policy_webhook as pw
 
 from meridian.cluster.api import KubeApi
@@ -42,23 +43,10 @@ class WebhookFiles:
     """The webhook's files inside the cluster's state folder."""
 
     dirs: ClusterDir
-
-    @property
-    def folder(self) -> Path:
-        return self.dirs.root / "admission"
-
-    @property
-    def settings(self) -> Path:
-        return self.folder / "admission.json"
-
-    @property
-    def data(self) -> Path:
-        """data.admission for OPA: the environment and its Namespaces and NetworkPolicies."""
-        return self.folder / "data.json"
-
-    @property
-    def tls(self) -> Path:
-        return self.folder / "tls"
+    folder = Below("dirs.root", "admission")
+    settings = Below("folder", "admission.json")
+    data = Below("folder", "data.json")  # data.admission: the environment, its objects
+    tls = Below("folder", "tls")
 
     @property
     def cert(self) -> Path:
@@ -70,15 +58,12 @@ class WebhookFiles:
 
     def environment(self) -> str:
         """The environment whose policies the webhook serves: the last one chosen, else dev."""
-        try:
-            return str(json.loads(self.settings.read_text())["environment"])
-        except FileNotFoundError:
-            return DEFAULT_ENVIRONMENT
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(
-                f"{self.settings} is unreadable: {exc}",
-                hint="`meridian cluster up --local --admission dev` writes it again",
-            ) from None
+        chosen = read_json_state(
+            self.settings,
+            lambda data: str(data["environment"]),
+            hint="`meridian cluster up --local --admission dev` writes it again",
+        )
+        return chosen or DEFAULT_ENVIRONMENT
 
 
 def argv(opa: Path, files: WebhookFiles, root: Path, port: int) -> list[str]:

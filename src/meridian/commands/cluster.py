@@ -72,7 +72,7 @@ def up(
     out.print(f"  export KUBECONFIG={cluster.dirs.kubeconfig}")
     if gitops:
         served = cluster.gitops.layout.served_repo
-        out.print(f"GitOps: Argo CD reads {cluster.gitops.settings().repo_url}")
+        out.print(f"GitOps: Argo CD reads {cluster.gitops.settings().ports.repo_url}")
         out.print(f"  publish commits with: git push {_shown(repo, served)} HEAD:main")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from meridian_core.errors import ConflictError, InputError, MeridianError
 from meridian_core.git import Git
-from meridian_core.layout import ENVIRONMENTS_DIR, POLICIES_DIR, Repo, base_path, contract_path
+from meridian_core.layout import BASE_DIR, CONTRACT_FILE, ENVIRONMENTS_DIR, POLICIES_DIR, Repo, app_path
 from meridian_core.snapshot import Revision
 
 from meridian.policy import gate
@@ -29,8 +29,8 @@ Say = Callable[[str], None]
 RELEVANT_PATHS = (
     ENVIRONMENTS_DIR,
     POLICIES_DIR,
-    f":(glob){base_path('*')}/**",
-    f":(glob){contract_path('*')}",
+    f":(glob){app_path('*', BASE_DIR)}/**",
+    f":(glob){app_path('*', CONTRACT_FILE)}",
 )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meridian_core.git import Git
-from meridian_core.layout import Repo
+from meridian_core.layout import Below, Repo
 
 
 @dataclass(frozen=True)
@@ -24,18 +24,10 @@ class WorktreeRepo(Repo):
 
     home: Repo
 
-    @property
-    def bin_dir(self) -> Path:
-        return self.home.bin_dir
-
-    @property
-    def local_dir(self) -> Path:
-        return self.home.local_dir
-
-    @property
-    def tools_dir(self) -> Path:
-        # The tools are borrowed, so their manifest and pins are the checkout's too.
-        return self.home.tools_dir
+    bin_dir = Below("home.bin_dir")
+    local_dir = Below("home.local_dir")
+    # The tools are borrowed, so their manifest and pins are the checkout's too.
+    tools_dir = Below("home.tools_dir")
 
 
 @contextmanager

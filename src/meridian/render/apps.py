@@ -36,7 +36,8 @@ def render_apps(repo: Repo, env: str, out: Path, spec: EnvironmentSpec | None = 
                     f"{layout.overlay_path(env, overlay.name)} does not render what the platform read of "
                     f"{overlay.name}:\n" + "\n".join(f"  {p}" for p in problems),
                     hint=f"{layout.settings_path(env, overlay.name)} alone sizes the app, and "
-                    f"{layout.contract_path(overlay.name)} is its contract with the platform",
+                    f"{layout.app_path(overlay.name, layout.CONTRACT_FILE)} is its contract with the "
+                    "platform",
                 )
         path = out / f"{overlay.name}.yaml"
         path.write_text(proc.stdout)
