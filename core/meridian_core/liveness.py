@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 
 
 def process_alive(pid: int, host: str) -> bool:
@@ -19,3 +20,20 @@ def process_alive(pid: int, host: str) -> bool:
     except PermissionError:
         return True  # it exists, under another user
     return True
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lock: a process of a host, since when, doing what."""
+
+    pid: int
+    host: str
+    since: str
+    what: str
+
+    def alive(self) -> bool:
+        """A lock is stale when its process is gone; only a lock from this host can be checked."""
+        return process_alive(self.pid, self.host)
+
+    def __str__(self) -> str:
+        return f"{self.what} (pid {self.pid} on {self.host}, since {self.since})"

@@ -17,7 +17,7 @@ from typing import Any
 
 from meridian_core.errors import ConflictError, InputError
 from meridian_core.layout import Repo
-from meridian_core.liveness import process_alive
+from meridian_core.liveness import Holder
 from meridian_infra.chart_sources import MIRROR_ENV
 
 from meridian import console
@@ -127,15 +127,10 @@ class Stack:
 
 @dataclass(frozen=True)
 class StackLock:
-    path: Path
-    pid: int
-    hostname: str
-    username: str
-    timestamp: str
+    """A lock file of the file backend, and the update that wrote it."""
 
-    def held_by_live_process(self) -> bool:
-        """A lock is stale when its process is gone; only a lock from this host can be checked."""
-        return process_alive(self.pid, self.hostname)
+    path: Path
+    holder: Holder
 
 
 def file_backend_dir(url: str) -> Path | None:
@@ -163,10 +158,12 @@ def stack_locks(stack: Stack) -> list[StackLock]:
         found.append(
             StackLock(
                 path,
-                int(content.get("pid", 0)),
-                str(content.get("hostname", "")),
-                str(content.get("username", "")),
-                str(content.get("timestamp", "")),
+                Holder(
+                    int(content.get("pid", 0)),
+                    str(content.get("hostname", "")),
+                    str(content.get("timestamp", "")),
+                    f"a running update by {content.get('username') or 'an unknown user'}",
+                ),
             )
         )
     return found
@@ -189,10 +186,9 @@ def recover(stack: Stack) -> list[str]:
     stack.require_file_backend("meridian recover")
     steps: list[str] = []
     for lock in stack_locks(stack):
-        if lock.held_by_live_process():
+        if lock.holder.alive():
             raise ConflictError(
-                f"stack {stack.env} is locked by a running update (pid {lock.pid} on {lock.hostname}, "
-                f"since {lock.timestamp})",
+                f"stack {stack.env} is locked by {lock.holder}",
                 hint="wait for it to finish; recover only after it has died",
             )
     if stack_locks(stack):

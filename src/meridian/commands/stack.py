@@ -34,13 +34,10 @@ def _stack(env: str) -> Stack:
             "meridian does not read; pulumi refuses a locked stack itself"
         )
     for lock in stack_locks(stack) if stack.state_dir is not None else []:
-        if lock.held_by_live_process():
-            raise ConflictError(
-                f"stack {env} is locked by a running update (pid {lock.pid} on {lock.hostname})",
-                hint="wait for it to finish",
-            )
+        if lock.holder.alive():
+            raise ConflictError(f"stack {env} is locked by {lock.holder}", hint="wait for it to finish")
         raise ConflictError(
-            f"stack {env} is locked by an update that died (pid {lock.pid}, {lock.timestamp})",
+            f"stack {env} is locked by an update that died (pid {lock.holder.pid}, {lock.holder.since})",
             hint=f"`meridian recover {env}` clears the stale lock and the operations it left pending",
         )
     stack.select()

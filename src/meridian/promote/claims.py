@@ -18,26 +18,11 @@ import re
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from meridian_core.git import Git
-from meridian_core.liveness import process_alive
-
-
-@dataclass(frozen=True)
-class Holder:
-    pid: int
-    host: str
-    since: str
-    what: str
-
-    def alive(self) -> bool:
-        return process_alive(self.pid, self.host)
-
-    def __str__(self) -> str:
-        return f"{self.what} (pid {self.pid} on {self.host}, since {self.since})"
+from meridian_core.liveness import Holder
 
 
 class Claimed(Exception):
