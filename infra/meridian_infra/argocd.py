@@ -211,25 +211,13 @@ def application_set(spec: EnvironmentSpec) -> Manifest:
 
 
 class ArgoCD(pulumi.ComponentResource):
-    def __init__(
-        self,
-        spec: EnvironmentSpec,
-        charts: Charts,
-        provider: pulumi.ProviderResource,
-        namespace: pulumi.Resource,
-        opts: pulumi.ResourceOptions,
-    ) -> None:
+    def __init__(self, spec: EnvironmentSpec, charts: Charts, opts: pulumi.ResourceOptions) -> None:
         super().__init__("meridian:platform:ArgoCD", "argocd", None, opts)
         password = generated_password("argocd-admin-password", parent=self)
         self.admin_password = password.value
-        release = charts.release(
-            "argo-cd",
-            helm_values(spec, password.bcrypt_hash),
-            parent=self,
-            depends_on=[namespace],
-        )
+        release = charts.release("argo-cd", helm_values(spec, password.bcrypt_hash), parent=self)
         if release is not None:
-            after_release = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[release])
+            after_release = pulumi.ResourceOptions(parent=self, depends_on=[release])
             project = declare(app_project(spec), after_release)
             declare(
                 application_set(spec),

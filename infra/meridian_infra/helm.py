@@ -7,6 +7,7 @@ settings; a required one stops the program. A mirror that is set but wrong or si
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -25,10 +26,19 @@ class ChartUnavailable(RuntimeError):
 class Charts:
     """Declares Helm releases for one environment; `probe` is off when rendering offline."""
 
-    def __init__(self, spec: EnvironmentSpec, provider: pulumi.ProviderResource, *, probe: bool) -> None:
+    def __init__(
+        self,
+        spec: EnvironmentSpec,
+        provider: pulumi.ProviderResource,
+        *,
+        probe: bool,
+        namespaces: Mapping[str, pulumi.Resource] | None = None,
+    ) -> None:
         self._spec = spec
         self._provider = provider
         self._probe = probe
+        # Every release waits for the namespace it installs into, whoever declares it.
+        self._namespaces = dict(namespaces or {})
         self.skipped: list[str] = []
 
     @property
@@ -82,6 +92,8 @@ class Charts:
         source = self.available(key)
         if source is None:
             return None
+        namespace = self._namespaces.get(source.pin.namespace)
+        needs = [*(depends_on or []), *([namespace] if namespace is not None else [])]
         return k8s.helm.v3.Release(
             key,
             name=key,
@@ -91,6 +103,6 @@ class Charts:
             atomic=True,
             cleanup_on_fail=True,
             timeout=900,
-            opts=pulumi.ResourceOptions(parent=parent, provider=self._provider, depends_on=depends_on or []),
+            opts=pulumi.ResourceOptions(parent=parent, provider=self._provider, depends_on=needs),
             **source.release_args(),
         )

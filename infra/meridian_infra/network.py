@@ -53,17 +53,10 @@ def installation(spec: EnvironmentSpec) -> Manifest:
 
 
 class Network(pulumi.ComponentResource):
-    def __init__(
-        self,
-        spec: EnvironmentSpec,
-        charts: Charts,
-        provider: pulumi.ProviderResource,
-        namespace: pulumi.Resource,
-        opts: pulumi.ResourceOptions,
-    ) -> None:
+    def __init__(self, spec: EnvironmentSpec, charts: Charts, opts: pulumi.ResourceOptions) -> None:
         super().__init__("meridian:platform:Network", "network", None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=provider)
-        operator = charts.release("tigera-operator", operator_values(), parent=self, depends_on=[namespace])
+        child = pulumi.ResourceOptions(parent=self)
+        operator = charts.release("tigera-operator", operator_values(), parent=self)
         if operator is not None:
             declare(
                 installation(spec),

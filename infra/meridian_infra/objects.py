@@ -8,6 +8,7 @@ creates and what `meridian render` writes are the same documents.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import pulumi
@@ -20,22 +21,23 @@ TIER_LABEL = "meridian.dev/tier"
 TEAM_LABEL = "meridian.dev/team"
 ENVIRONMENT_LABEL = "meridian.dev/environment"
 
-_TYPED: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
-    ("v1", "Namespace"): k8s.core.v1.Namespace,
-    ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
-    ("v1", "LimitRange"): k8s.core.v1.LimitRange,
-    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
-    ("v1", "Secret"): k8s.core.v1.Secret,
-    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
-    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
-    ("v1", "Service"): k8s.core.v1.Service,
-    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
-    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
-    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"): (
-        k8s.admissionregistration.v1.ValidatingWebhookConfiguration
+# The kinds declared with pulumi-kubernetes' typed classes, by API version and the module holding
+# them; every other kind is a CustomResource.
+_TYPED_KINDS: dict[str, tuple[ModuleType, tuple[str, ...]]] = {
+    "v1": (
+        k8s.core.v1,
+        ("Namespace", "ResourceQuota", "LimitRange", "ConfigMap", "Secret", "ServiceAccount", "Service"),
     ),
+    "apps/v1": (k8s.apps.v1, ("Deployment",)),
+    "policy/v1": (k8s.policy.v1, ("PodDisruptionBudget",)),
+    "networking.k8s.io/v1": (k8s.networking.v1, ("NetworkPolicy",)),
+    "rbac.authorization.k8s.io/v1": (k8s.rbac.v1, ("ClusterRole", "ClusterRoleBinding")),
+    "admissionregistration.k8s.io/v1": (k8s.admissionregistration.v1, ("ValidatingWebhookConfiguration",)),
+}
+_TYPED: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
+    (api_version, kind): getattr(module, kind)
+    for api_version, (module, kinds) in _TYPED_KINDS.items()
+    for kind in kinds
 }
 
 

@@ -66,9 +66,9 @@ def declare_platform(
     on_cluster = pulumi.ResourceOptions(provider=cluster.provider)
     namespaces = Namespaces(spec, pulumi.ResourceOptions(providers=[cluster.provider]))
     policy_webhook = PolicyWebhook(spec, cluster, namespaces.namespaces, root or CHECKOUT, on_cluster)
-    charts = Charts(spec, cluster.provider, probe=probe_charts)
-    Network(spec, charts, cluster.provider, namespaces.namespaces["tigera-operator"], on_cluster)
-    argocd = ArgoCD(spec, charts, cluster.provider, namespaces.namespaces["argocd"], on_cluster)
+    charts = Charts(spec, cluster.provider, probe=probe_charts, namespaces=namespaces.namespaces)
+    Network(spec, charts, on_cluster)
+    argocd = ArgoCD(spec, charts, on_cluster)
     vault = VaultRelease(
         spec,
         charts,

@@ -484,14 +484,9 @@ class Observability(pulumi.ComponentResource):
 
 def dashboard_config_map(spec: EnvironmentSpec, app_name: str) -> Manifest:
     """The app's dashboard where Grafana's sidecar loads it: the monitoring namespace, labelled."""
-    return manifest(
-        "v1",
-        "ConfigMap",
-        f"dashboard-{app_name}",
-        NAMESPACE,
-        labels={DASHBOARD_LABEL: "1", TEAM_LABEL: spec.apps[app_name].team},
-        data={f"{app_name}.json": dashboards.render(app_name)},
-    )
+    labels = {DASHBOARD_LABEL: "1", TEAM_LABEL: spec.apps[app_name].team}
+    data = {f"{app_name}.json": dashboards.render(app_name)}
+    return manifest("v1", "ConfigMap", f"dashboard-{app_name}", NAMESPACE, labels=labels, data=data)
 
 
 class AppObservability(pulumi.ComponentResource):
