@@ -32,6 +32,8 @@ TOOLS_PLACEHOLDER = "{tools}"
 
 @dataclass(frozen=True)
 class Tool:
+    """One pinned tool of tools/tools.toml: how to find it, check its version and build it."""
+
     name: str
     purpose: str
     group: str

@@ -16,6 +16,13 @@ from meridian.promote.plan import RollbackRequest
 
 app = typer.Typer()
 
+RollbackEnv = Annotated[str, typer.Option("--env", help="The environment to roll back in.")]
+RestoreVersion = Annotated[
+    str | None,
+    typer.Option("--to", help="The version to restore (default: the one before the current version)."),
+]
+Reason = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the commit and on the hold.")]
+
 
 @app.command(
     "rollback",
@@ -27,14 +34,9 @@ app = typer.Typer()
 @grouped(branch=Branch)
 def rollback(
     app: App,
-    env: Annotated[str, typer.Option("--env", help="The environment to roll back in.")],
-    to: Annotated[
-        str | None,
-        typer.Option("--to", help="The version to restore (default: the one before the current version)."),
-    ] = None,
-    why: Annotated[
-        str | None, typer.Option("--reason", help="Why: recorded in the commit and on the hold.")
-    ] = None,
+    env: RollbackEnv,
+    to: RestoreVersion = None,
+    why: Reason = None,
     break_glass: BreakGlass = None,
     *,
     branch: Branch,

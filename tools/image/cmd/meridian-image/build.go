@@ -53,11 +53,8 @@ func runBuild(args []string) error {
 	push := flags.String("push", "", "push to this reference (registry/repository:tag)")
 	layoutDir := flags.String("layout", "", "also write an OCI image layout into this folder")
 	immutable := flags.Bool("immutable", false, "refuse to move a tag that already names another image")
-	if err := flags.Parse(args); err != nil {
+	if err := parseFlags(flags, args, "spec"); err != nil {
 		return err
-	}
-	if *specPath == "" {
-		return fmt.Errorf("-spec is required")
 	}
 	raw, err := os.ReadFile(*specPath)
 	if err != nil {
@@ -176,22 +173,15 @@ func describe(img v1.Image) (built, error) {
 	if err != nil {
 		return built{}, err
 	}
-	layers, err := img.Layers()
+	// The manifest's descriptors carry each layer's compressed size and digest, as pushed.
+	manifest, err := img.Manifest()
 	if err != nil {
 		return built{}, err
 	}
 	out := built{Digest: digest.String()}
-	for _, l := range layers {
-		size, err := l.Size()
-		if err != nil {
-			return built{}, err
-		}
-		d, err := l.Digest()
-		if err != nil {
-			return built{}, err
-		}
-		out.Size += size
-		out.Layers = append(out.Layers, d.String())
+	for _, layer := range manifest.Layers {
+		out.Size += layer.Size
+		out.Layers = append(out.Layers, layer.Digest.String())
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 )
@@ -71,4 +72,17 @@ func usage() {
 	for _, name := range []string{"build", "digest", "config", "export", "registry"} {
 		fmt.Fprintf(os.Stderr, "  %s\n", commands[name].usage)
 	}
+}
+
+// parseFlags parses args and refuses a required string flag left empty, naming it.
+func parseFlags(flags *flag.FlagSet, args []string, required ...string) error {
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	for _, name := range required {
+		if flags.Lookup(name).Value.String() == "" {
+			return fmt.Errorf("-%s is required", name)
+		}
+	}
+	return nil
 }

@@ -32,38 +32,41 @@ func unknown(ref name.Reference, err error) error {
 	return fmt.Errorf("%s: %w", ref, err)
 }
 
-func oneReference(usage string, args []string) (name.Reference, []string, error) {
+func oneReference(usage string, args []string) (name.Reference, error) {
 	if len(args) < 1 {
-		return nil, nil, fmt.Errorf("usage: meridian-image %s", usage)
+		return nil, fmt.Errorf("usage: meridian-image %s", usage)
 	}
-	ref, err := name.ParseReference(args[0])
+	return name.ParseReference(args[0])
+}
+
+// fetched reads what REF, the first of args, names with get (remote.Head, remote.Image), turning
+// the registry's "no such manifest" into errUnknown.
+func fetched[T any](usage string, args []string, get func(name.Reference, ...remote.Option) (T, error)) (T, error) {
+	var none T
+	ref, err := oneReference(usage, args)
 	if err != nil {
-		return nil, nil, err
+		return none, err
 	}
-	return ref, args[1:], nil
+	found, err := get(ref, remoteOptions()...)
+	if err != nil {
+		return none, unknown(ref, err)
+	}
+	return found, nil
 }
 
 func runDigest(args []string) error {
-	ref, _, err := oneReference("digest REF", args)
+	desc, err := fetched("digest REF", args, remote.Head)
 	if err != nil {
 		return err
-	}
-	desc, err := remote.Head(ref, remoteOptions()...)
-	if err != nil {
-		return unknown(ref, err)
 	}
 	fmt.Println(desc.Digest)
 	return nil
 }
 
 func runConfig(args []string) error {
-	ref, _, err := oneReference("config REF", args)
+	img, err := fetched("config REF", args, remote.Image)
 	if err != nil {
 		return err
-	}
-	img, err := remote.Image(ref, remoteOptions()...)
-	if err != nil {
-		return unknown(ref, err)
 	}
 	raw, err := img.RawConfigFile()
 	if err != nil {
@@ -74,21 +77,17 @@ func runConfig(args []string) error {
 }
 
 func runExport(args []string) error {
-	ref, rest, err := oneReference("export REF -o FILE.tar", args)
-	if err != nil {
-		return err
-	}
 	flags := flag.NewFlagSet("export", flag.ContinueOnError)
 	output := flags.String("o", "", "write the flattened file system to this tar file")
-	if err := flags.Parse(rest); err != nil {
-		return err
+	// The flags follow REF; they are checked before the registry is asked.
+	if len(args) > 0 {
+		if err := parseFlags(flags, args[1:], "o"); err != nil {
+			return err
+		}
 	}
-	if *output == "" {
-		return fmt.Errorf("-o is required")
-	}
-	img, err := remote.Image(ref, remoteOptions()...)
+	img, err := fetched("export REF -o FILE.tar", args, remote.Image)
 	if err != nil {
-		return unknown(ref, err)
+		return err
 	}
 	f, err := os.Create(*output)
 	if err != nil {

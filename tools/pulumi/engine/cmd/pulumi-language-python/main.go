@@ -157,27 +157,15 @@ func resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, options
 	if popts.ProgramDir == "" {
 		popts.ProgramDir = popts.Root
 	}
-	switch strings.ToLower(o.toolchain) {
-	case "", "auto":
-		popts.Toolchain = toolchain.Auto
-	case "pip":
-		popts.Toolchain = toolchain.Pip
-	case "poetry":
-		popts.Toolchain = toolchain.Poetry
-	case "uv":
-		popts.Toolchain = toolchain.Uv
-	default:
-		return nil, o, fmt.Errorf("unsupported toolchain option %q (want pip, poetry or uv)", o.toolchain)
+	if popts.Toolchain, err = pick(o.toolchain, "toolchain", "pip, poetry or uv",
+		[]string{"", "auto", "pip", "poetry", "uv"},
+		toolchain.Auto, toolchain.Auto, toolchain.Pip, toolchain.Poetry, toolchain.Uv); err != nil {
+		return nil, o, err
 	}
-	switch strings.ToLower(o.typechecker) {
-	case "":
-		popts.Typechecker = toolchain.TypeCheckerNone
-	case "mypy":
-		popts.Typechecker = toolchain.TypeCheckerMypy
-	case "pyright":
-		popts.Typechecker = toolchain.TypeCheckerPyright
-	default:
-		return nil, o, fmt.Errorf("unsupported typechecker option %q (want mypy or pyright)", o.typechecker)
+	if popts.Typechecker, err = pick(o.typechecker, "typechecker", "mypy or pyright",
+		[]string{"", "mypy", "pyright"},
+		toolchain.TypeCheckerNone, toolchain.TypeCheckerMypy, toolchain.TypeCheckerPyright); err != nil {
+		return nil, o, err
 	}
 	tc, err := toolchain.ResolveToolchain(popts)
 	return tc, o, err
@@ -517,4 +505,16 @@ func (h *pythonHost) RuntimeOptionsPrompts(context.Context, *pulumirpc.RuntimeOp
 
 func (h *pythonHost) Cancel(context.Context, *pbempty.Empty) (*pbempty.Empty, error) {
 	return &pbempty.Empty{}, nil
+}
+
+// pick is the value named by option, case-insensitively; names and values pair up by position
+// (the SDK's option types are unexported, so they are passed as values rather than a map).
+func pick[T any](option, what, want string, names []string, values ...T) (T, error) {
+	for i, name := range names {
+		if strings.EqualFold(name, option) {
+			return values[i], nil
+		}
+	}
+	var none T
+	return none, fmt.Errorf("unsupported %s option %q (want %s)", what, option, want)
 }
