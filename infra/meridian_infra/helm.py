@@ -32,13 +32,13 @@ class Charts:
         provider: pulumi.ProviderResource,
         *,
         probe: bool,
-        namespaces: Mapping[str, pulumi.Resource] | None = None,
+        namespaces: Mapping[str, pulumi.Resource],
     ) -> None:
         self._spec = spec
         self._provider = provider
         self._probe = probe
         # Every release waits for the namespace it installs into, whoever declares it.
-        self._namespaces = dict(namespaces or {})
+        self._namespaces = dict(namespaces)
         self.skipped: list[str] = []
 
     @property

@@ -296,3 +296,11 @@ def test_only_orders_may_call_inventory_and_the_project_reserves_that_kind(decla
     (project,) = objects(recording, "AppProject")
     reserved = project["spec"]["namespaceResourceBlacklist"]
     assert {"group": "networking.k8s.io", "kind": "NetworkPolicy"} in reserved
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_chart_installs_into_a_namespace_the_program_declares_and_waits_for(declared, env):
+    # Charts.release makes each release depend on its namespace, found by name among these.
+    spec, platform, _ = declared[env]
+    assert {pin.namespace for pin in CHARTS.values()} <= set(platform.namespaces.namespaces)
+    assert set(platform.namespaces.namespaces) == set(spec.apps) | set(spec.platform_namespaces)
