@@ -61,10 +61,11 @@ class GitOpsLoop:
     def repo_url(self) -> str:
         """The served repository's URL: the running loop's, or the one it will have when started
         (its ports come from the same settings), so a program run before the loop can point at it."""
-        settings = self.layout.read_settings() or gc.GitOpsSettings(
-            gc.GitOpsPorts.from_env(), gc.DEFAULT_POLL_S
-        )
-        return settings.ports.repo_url
+        return self._recorded_or_new().ports.repo_url
+
+    def _recorded_or_new(self, poll_s: int = gc.DEFAULT_POLL_S) -> gc.GitOpsSettings:
+        """The settings the loop was started with, else those it would start with now."""
+        return self.layout.read_settings() or gc.GitOpsSettings(gc.GitOpsPorts.from_env(), poll_s)
 
     def settings(self) -> gc.GitOpsSettings:
         found = self.layout.read_settings()
@@ -77,10 +78,7 @@ class GitOpsLoop:
     # ---- status ----------------------------------------------------------------------------
 
     def status(self) -> list[LoopStatus]:
-        settings = self.layout.read_settings() or gc.GitOpsSettings(
-            gc.GitOpsPorts.from_env(), gc.DEFAULT_POLL_S
-        )
-        built = gc.components(self._plan(settings, resolve=False))
+        built = gc.components(self._plan(self._recorded_or_new(), resolve=False))
         result = []
         for name in gc.NAMES:
             pid = read_pid(self.dirs.pid_file(name))
@@ -94,9 +92,7 @@ class GitOpsLoop:
     def up(self, api: KubeApi, wait: Wait, say: Say) -> bool:
         """Start what is not running and healthy; True if the whole loop already was."""
         spec = load_spec(self.repo, SPEC_ENV)
-        settings = self.layout.read_settings() or gc.GitOpsSettings(
-            gc.GitOpsPorts.from_env(), gc.poll_seconds()
-        )
+        settings = self._recorded_or_new(gc.poll_seconds())
         plan = self._plan(settings)
         statuses = self.status()
         if self.started() and all(s.healthy for s in statuses):
